@@ -111,3 +111,20 @@ def test_times_format_and_parse() -> None:
     assert parse_time("83.5") == pytest.approx(83.5)
     with pytest.raises(ValueError):
         parse_time("1:2x")
+
+
+def test_play_through_counts_only_segments_heard_whole() -> None:
+    from app.editing.playthrough import PlayThroughTracker
+
+    segments = [
+        SegmentState(id=i, start=i * 2.0, end=i * 2.0 + 1.8, text=f"s{i}") for i in range(5)
+    ]
+    segments[3] = segments[3].with_(reviewed=True)
+    document = TranscriptDocument(1, segments)
+    tracker = PlayThroughTracker()
+    tracker.start(1.0)  # mid-way through segment 0: it was not heard whole
+    assert tracker.advance(3.0, document) == []
+    assert tracker.advance(6.5, document) == [1, 2]
+    assert tracker.advance(9.9, document) == [4]  # 3 is already reviewed
+    tracker.stop()
+    assert tracker.advance(20.0, document) == []

@@ -99,10 +99,10 @@ class TranscriptDocument:
         self._segments[first : first + removed] = list(new)
         self._reindex()
 
-    def reconcile(self, fresh: Sequence[SegmentState]) -> RowChange:
-        """Make the document equal to ``fresh`` and say which rows changed."""
+    def plan(self, fresh: Sequence[SegmentState]) -> RowChange:
+        """The smallest row change that turns the document into ``fresh`` (no change made)."""
         old = self._segments
-        new = list(fresh)
+        new = fresh
         head = 0
         limit = min(len(old), len(new))
         while head < limit and old[head].id == new[head].id:
@@ -117,9 +117,14 @@ class TranscriptDocument:
             for row in (*range(head), *range(len(new) - tail, len(new)))
             if old[row if row < head else row - inserted + removed] != new[row]
         )
-        self._segments = new
-        self._reindex()
         return RowChange(head, removed, inserted, updated)
+
+    def reconcile(self, fresh: Sequence[SegmentState]) -> RowChange:
+        """Make the document equal to ``fresh`` and say which rows changed."""
+        change = self.plan(fresh)
+        self._segments = list(fresh)
+        self._reindex()
+        return change
 
     def _reindex(self) -> None:
         self._rows = {s.id: row for row, s in enumerate(self._segments)}

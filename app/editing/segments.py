@@ -26,6 +26,9 @@ class SegmentState:
     original_text: str = ""
     words: tuple[Word, ...] = ()
     pending: bool = False
+    review_source: str | None = None  # verified, played or edited (why it counts as reviewed)
+    position: str = ""  # the store's ordering key
+    inserted: bool = False  # typed in by the user: no model output behind it
 
     @property
     def duration(self) -> float:

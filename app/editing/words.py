@@ -139,6 +139,8 @@ class SplitPoint:
     right_text: str
     left_end: float
     right_start: float
+    at_char: int  # where the right half starts in the text
+    at_time: float  # one boundary time strictly inside the segment
 
 
 def split_point(
@@ -159,11 +161,16 @@ def split_point(
     left, right = tokens[index - 1], tokens[index]
     left_end = min(max(left.end, start), end)
     right_start = min(max(right.start, left_end), end)
+    at_time = (left_end + right_start) / 2
+    inside = max(0.001, min(0.05, (end - start) / 4))
+    at_time = min(max(at_time, start + inside), end - inside)
     return SplitPoint(
         left_text=text[: left.last].rstrip(),
         right_text=text[right.first :].lstrip(),
         left_end=left_end,
         right_start=right_start,
+        at_char=right.first,
+        at_time=round(at_time, 3),
     )
 
 

@@ -1,0 +1,358 @@
+"""Painting segments and hosting the inline editor.
+
+Text is laid out once per (segment, text, width, mode) with QTextLayout and
+cached; decorations (the playing word, find matches, unsure words) are drawn at
+paint time as layout selections and underlines, so the playing word can move
+four times a second without laying anything out again. Row heights are cached
+by the same key; a 3-hour transcript pays for its heights once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from PySide6.QtCore import QModelIndex, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QTextCharFormat,
+    QTextLayout,
+    QTextOption,
+)
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from app.editing.timefmt import format_time
+from app.gui.editor.model import COL_SPEAKER, COL_TEXT, COL_TIME, TranscriptModel
+from app.gui.editor.text_editor import SegmentTextEdit
+from app.gui.theme import Colors, small_font, speaker_color, transcript_font
+
+H_PAD = 12
+V_PAD = 9
+LAYOUT_CACHE_SIZE = 400
+
+
+def _range(first: int, length: int, fmt: QTextCharFormat) -> QTextLayout.FormatRange:
+    r = QTextLayout.FormatRange()
+    r.start, r.length, r.format = first, length, fmt
+    return r
+
+
+def _background(color: QColor, foreground: QColor | None = None) -> QTextCharFormat:
+    fmt = QTextCharFormat()
+    fmt.setBackground(color)
+    if foreground is not None:
+        fmt.setForeground(foreground)
+    return fmt
+
+
+class SegmentDelegate(QStyledItemDelegate):
+    def __init__(self, view) -> None:
+        super().__init__(view)
+        self.view = view
+        self.font = transcript_font()
+        self.small = small_font()
+        self.metrics = QFontMetrics(self.font)
+        self.small_metrics = QFontMetrics(self.small)
+        self.speaker_font = QFont(self.small)
+        self.speaker_font.setWeight(QFont.Weight.DemiBold)
+        self.min_height = self.metrics.height() + self.small_metrics.height() + 2 * V_PAD
+        self._layouts: OrderedDict[tuple, tuple[QTextLayout, float]] = OrderedDict()
+        self._heights: dict[tuple, float] = {}
+        self._option = QTextOption()
+        self._option.setWrapMode(QTextOption.WrapMode.WordWrap)
+        self._fmt_match = _background(Colors.match)
+        self._fmt_match_current = _background(Colors.match_current, QColor("white"))
+        self._fmt_playing = _background(Colors.playing_word, Colors.playing_word_text)
+        self._fmt_unsure = _background(Colors.unsure_soft)
+        self._fmt_removed = QTextCharFormat()
+        self._fmt_removed.setForeground(Colors.removed)
+        self._fmt_removed.setBackground(Colors.removed_soft)
+        self._fmt_removed.setFontStrikeOut(True)
+        self._fmt_added = QTextCharFormat()
+        self._fmt_added.setForeground(Colors.added)
+        self._fmt_added.setBackground(Colors.added_soft)
+        self.editing_row: int | None = None
+
+    # -- geometry ------------------------------------------------------------------------
+    def model(self) -> TranscriptModel:
+        return self.view.model()
+
+    def text_width(self) -> int:
+        return max(80, self.view.columnWidth(COL_TEXT) - 2 * H_PAD)
+
+    def invalidate(self) -> None:
+        self._layouts.clear()
+        self._heights.clear()
+
+    def _content(self, row: int) -> tuple[str, list[QTextLayout.FormatRange], tuple]:
+        model = self.model()
+        s = model.segment(row)
+        if model.show_changes and s.original_text and s.changed:
+            text_parts: list[str] = []
+            formats = []
+            at = 0
+            for piece in model.display_pieces(row):
+                if text_parts:
+                    text_parts.append(" ")
+                    at += 1
+                if piece.kind == "removed":
+                    formats.append(_range(at, len(piece.text), self._fmt_removed))
+                elif piece.kind == "added":
+                    formats.append(_range(at, len(piece.text), self._fmt_added))
+                text_parts.append(piece.text)
+                at += len(piece.text)
+            text = "".join(text_parts)
+            return text, formats, (s.id, text, "changes")
+        text = model.drafts.get(s.id, s.text)
+        return text, [], (s.id, text)
+
+    def _layout(self, row: int, width: int) -> tuple[QTextLayout, float]:
+        text, formats, key = self._content(row)
+        key = (*key, width)
+        cached = self._layouts.get(key)
+        if cached is not None:
+            self._layouts.move_to_end(key)
+            return cached
+        layout = QTextLayout(text or " ", self.font)
+        layout.setTextOption(self._option)
+        if formats:
+            layout.setFormats(formats)
+        layout.beginLayout()
+        height = 0.0
+        while True:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            line.setPosition(QPointF(0, height))
+            height += line.height()
+        layout.endLayout()
+        self._layouts[key] = (layout, height)
+        self._heights[key] = height
+        if len(self._layouts) > LAYOUT_CACHE_SIZE:
+            self._layouts.popitem(last=False)
+        return layout, height
+
+    def text_height(self, row: int) -> float:
+        width = self.text_width()
+        _, _, key = self._content(row)
+        height = self._heights.get((*key, width))
+        if height is None:
+            height = self._layout(row, width)[1]
+        return height
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        if index.column() != COL_TEXT:
+            return QSize(0, self.min_height)
+        height = self.text_height(index.row()) + 2 * V_PAD
+        return QSize(self.text_width() + 2 * H_PAD, max(self.min_height, int(height + 0.999)))
+
+    def text_origin(self, rect: QRect) -> QPointF:
+        return QPointF(rect.x() + H_PAD, rect.y() + V_PAD)
+
+    def char_at(self, row: int, rect: QRect, point) -> int:
+        """The character offset under a point of the text cell (for click-to-seek and caret)."""
+        layout, _ = self._layout(row, self.text_width())
+        origin = self.text_origin(rect)
+        y = point.y() - origin.y()
+        for i in range(layout.lineCount()):
+            line = layout.lineAt(i)
+            if y < line.y() + line.height() or i == layout.lineCount() - 1:
+                return line.xToCursor(point.x() - origin.x())
+        return 0
+
+    # -- painting ------------------------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        model = self.model()
+        row = index.row()
+        s = model.segment(row)
+        rect = option.rect
+        playing_row = model.playing is not None and model.playing[0] == row
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            background = (
+                Colors.selection
+                if self.view.hasFocus() or self.editing_row is not None
+                else Colors.accent_soft
+            )
+        elif playing_row:
+            background = Colors.current_row
+        else:
+            background = Colors.base
+        painter.fillRect(rect, background)
+        painter.setPen(QPen(Colors.border, 1))
+        painter.drawLine(rect.bottomLeft(), rect.bottomRight())
+        column = index.column()
+        if column == COL_TIME:
+            self._paint_time(painter, rect, s, playing_row)
+        elif column == COL_SPEAKER:
+            self._paint_speaker(painter, rect, s.speaker)
+        elif row != self.editing_row:
+            self._paint_text(painter, rect, row)
+
+    def _paint_time(self, painter: QPainter, rect: QRect, s, playing_row: bool) -> None:
+        if playing_row:
+            painter.fillRect(QRect(rect.x(), rect.y(), 3, rect.height() - 1), Colors.accent)
+        x = rect.x() + H_PAD + 2
+        baseline = rect.y() + V_PAD + self.metrics.ascent()
+        painter.setFont(self.small)
+        painter.setPen(Colors.accent if playing_row else Colors.text)
+        start_font = QFont(self.small)
+        start_font.setWeight(QFont.Weight.DemiBold if playing_row else QFont.Weight.Normal)
+        painter.setFont(start_font)
+        painter.drawText(QPointF(x, baseline), format_time(s.start))
+        painter.setFont(self.small)
+        painter.setPen(Colors.faint)
+        painter.drawText(QPointF(x, baseline + self.small_metrics.height() + 2), format_time(s.end))
+        # status mark at the right edge of the column
+        cx = rect.right() - 12
+        cy = rect.y() + V_PAD + self.metrics.ascent() - self.small_metrics.ascent() / 2
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if s.reviewed:
+            painter.setPen(
+                QPen(Colors.verified, 1.8, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+            )
+            path = QPainterPath(QPointF(cx - 4, cy))
+            path.lineTo(cx - 1, cy + 3)
+            path.lineTo(cx + 4, cy - 3)
+            painter.drawPath(path)
+        elif s.changed:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(Colors.edited)
+            painter.drawEllipse(QPointF(cx, cy), 3, 3)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+        if s.pending:
+            painter.setPen(QPen(Colors.faint, 1.2))
+            painter.drawEllipse(QPointF(cx, cy + 14), 3, 3)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+    def _paint_speaker(self, painter: QPainter, rect: QRect, speaker: str) -> None:
+        if not speaker:
+            return
+        painter.setFont(self.speaker_font)
+        metrics = QFontMetrics(self.speaker_font)
+        label = metrics.elidedText(
+            speaker, Qt.TextElideMode.ElideRight, rect.width() - 2 * H_PAD - 12
+        )
+        color = speaker_color(speaker)
+        chip = QRectF(
+            rect.x() + H_PAD - 2,
+            rect.y() + V_PAD - 1,
+            metrics.horizontalAdvance(label) + 14,
+            metrics.height() + 4,
+        )
+        soft = QColor(color)
+        soft.setAlpha(28)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(soft)
+        painter.drawRoundedRect(chip, chip.height() / 2, chip.height() / 2)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(color)
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, label)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+    def _paint_text(self, painter: QPainter, rect: QRect, row: int) -> None:
+        model = self.model()
+        layout, _ = self._layout(row, self.text_width())
+        origin = self.text_origin(rect)
+        selections = []
+        underline: list[tuple[int, int]] = []
+        if not model.show_changes:
+            for token in model.unsure_tokens(row):
+                selections.append(_range(token.first, token.last - token.first, self._fmt_unsure))
+                underline.append((token.first, token.last))
+            for first, last in model.matches.get(row, ()):
+                selections.append(_range(first, last - first, self._fmt_match))
+            current = model.current_match
+            if current is not None and current[0] == row:
+                selections.append(
+                    _range(current[1], current[2] - current[1], self._fmt_match_current)
+                )
+            if (
+                model.playing is not None
+                and model.playing[0] == row
+                and model.playing[1] is not None
+            ):
+                tokens = model.tokens(row)
+                if 0 <= model.playing[1] < len(tokens):
+                    token = tokens[model.playing[1]]
+                    selections.append(
+                        _range(token.first, token.last - token.first, self._fmt_playing)
+                    )
+        painter.setPen(Colors.text)
+        layout.draw(painter, origin, selections)
+        if underline:
+            self._underline(painter, layout, origin, underline)
+
+    def _underline(
+        self, painter: QPainter, layout: QTextLayout, origin: QPointF, spans: list[tuple[int, int]]
+    ) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(Colors.unsure, 1.4, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        for first, last in spans:
+            for i in range(layout.lineCount()):
+                line = layout.lineAt(i)
+                lo, hi = line.textStart(), line.textStart() + line.textLength()
+                a, b = max(first, lo), min(last, hi)
+                if a >= b:
+                    continue
+                x0 = origin.x() + line.cursorToX(a)[0]
+                x1 = origin.x() + line.cursorToX(b)[0]
+                y = origin.y() + line.y() + line.ascent() + 3
+                path = QPainterPath(QPointF(x0, y))
+                x, up = x0, True
+                while x < x1:
+                    x = min(x1, x + 2.5)
+                    path.lineTo(QPointF(x, y - 1.2 if up else y + 1.2))
+                    up = not up
+                painter.drawPath(path)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+    # -- the inline editor ---------------------------------------------------------------
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: QModelIndex):
+        if index.column() != COL_TEXT:
+            return None
+        editor = SegmentTextEdit(parent)
+        editor.setFont(self.font)
+        self.editing_row = index.row()
+        self.view.attach_editor(editor, index)
+        return editor
+
+    def destroyEditor(self, editor: QWidget, index: QModelIndex) -> None:
+        if self.editing_row == index.row():
+            self.editing_row = None
+        super().destroyEditor(editor, index)
+
+    def setEditorData(self, editor: QWidget, index: QModelIndex) -> None:
+        if not isinstance(editor, SegmentTextEdit):
+            return
+        model = self.model()
+        s = model.segment(index.row())
+        if editor.segment_id == s.id and editor.dirty:
+            return  # the user is typing: never overwrite their text with a repaint's data
+        editor.segment_id = s.id
+        self.editing_row = index.row()
+        editor.load(s.text, s.words, (s.start, s.end), s.reviewed, model.threshold)
+
+    def setModelData(self, editor: QWidget, model, index: QModelIndex) -> None:
+        if isinstance(editor, SegmentTextEdit):
+            editor.mark_committed()
+            model.setData(index, editor.toPlainText(), Qt.ItemDataRole.EditRole)
+
+    def updateEditorGeometry(
+        self, editor: QWidget, option: QStyleOptionViewItem, index: QModelIndex
+    ) -> None:
+        rect = option.rect
+        editor.setGeometry(
+            QRect(
+                rect.x() + H_PAD,
+                rect.y() + V_PAD,
+                rect.width() - 2 * H_PAD,
+                max(self.metrics.height(), rect.height() - 2 * V_PAD - 1),
+            )
+        )
