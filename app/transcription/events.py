@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from app.editing.segments import SegmentState
+from app.editing.session import History
 
 JobKind = Literal["import", "recording", "retranscribe"]
 
@@ -44,6 +45,7 @@ class SegmentsChanged:
 
     transcript_id: int
     segments: tuple[SegmentState, ...]
+    history: History | None = None
 
 
 JobEvent = JobStarted | JobProgress | SegmentsAdded | SegmentsChanged

@@ -152,6 +152,8 @@ class QueuePanel(QFrame):
         layout.addLayout(header)
         layout.addWidget(self.empty)
         layout.addWidget(self.list, 1)
+        self.filler = QWidget(self)
+        layout.addWidget(self.filler, 1)
         queue.rowsInserted.connect(self._update_empty)
         queue.modelReset.connect(self._update_empty)
         self._update_empty()
@@ -159,6 +161,7 @@ class QueuePanel(QFrame):
     def _update_empty(self, *_args) -> None:
         has = self.queue.rowCount() > 0
         self.empty.setVisible(not has)
+        self.filler.setVisible(not has)
         self.list.setVisible(has)
         self.clear_button.setVisible(has)
 

@@ -16,8 +16,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.icons import icon
-from app.gui.library.model import LibraryModel, LibraryRow, RowRole
+from app.gui.library.model import LibraryModel, RowRole
 from app.gui.theme import Colors
+from app.library import LibraryRow
 
 PAD = 10
 
