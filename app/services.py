@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from app.audio.pcm_cache import Int16Samples, playback_samples
 from app.editing.segments import SegmentState
 from app.editing.session import (
     History,
@@ -145,10 +144,11 @@ class Services:
             history=history_of(view.history),
         )
 
-    def decode(self, path: str) -> np.ndarray:
+    def playback_audio(self, recording_id: int, path: str) -> Int16Samples:
+        """16 kHz mono samples for the player, memory-mapped from a decoded cache file."""
         from engine import audio
 
-        return audio.decode(path)
+        return playback_samples(recording_id, Path(path), lambda p: audio.iter_pcm(p, 30.0))
 
     def session(
         self,

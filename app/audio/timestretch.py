@@ -30,8 +30,12 @@ class WsolaStretcher:
     Call ``reset(position)`` after a seek or a speed change.
     """
 
-    def __init__(self, source: np.ndarray, sample_rate: int) -> None:
-        self.source = np.ascontiguousarray(source, dtype=np.float32)
+    def __init__(self, source, sample_rate: int) -> None:
+        """``source``: a float32 array, or anything sliceable to float32 arrays with a length
+        (such as a memory-mapped file of 16-bit samples)."""
+        if isinstance(source, np.ndarray):
+            source = np.ascontiguousarray(source, dtype=np.float32)
+        self.source = source
         self.sample_rate = int(sample_rate)
         frame = max(64, round(FRAME_SECONDS * sample_rate) // 2 * 2)
         self.frame = frame

@@ -580,7 +580,9 @@ class MainWindow(QMainWindow):
                     "warning",
                 )
 
-        run_in_thread(self.services.decode, path, done=ready, failed=failed)
+        run_in_thread(
+            self.services.playback_audio, loaded.recording_id, path, done=ready, failed=failed
+        )
 
     # -- importing and recording ---------------------------------------------------------
     def choose_files(self) -> None:

@@ -66,7 +66,7 @@ class TranscriptView(QTreeView):
         header.setSectionResizeMode(COL_TEXT, QHeaderView.ResizeMode.Stretch)
         header.resizeSection(COL_TIME, TIME_WIDTH)
         header.resizeSection(COL_SPEAKER, SPEAKER_WIDTH)
-        header.sectionResized.connect(lambda *_: self._relayout.start())
+        header.sectionResized.connect(lambda *_: self._width_maybe_changed())
         model.layoutInvalidated.connect(self.relayout)
         model.modelReset.connect(self.delegate.invalidate)
 
@@ -80,7 +80,17 @@ class TranscriptView(QTreeView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._relayout.start()
+        self._width_maybe_changed()
+
+    def _width_maybe_changed(self) -> None:
+        """Wrapped rows change height with the text column's width. Small transcripts
+        re-lay out at once; long ones wait until the resizing pauses."""
+        if self.columnWidth(COL_TEXT) == self._last_width:
+            return
+        if self.model() is not None and self.model().rowCount() < 1000:
+            self._width_changed()
+        else:
+            self._relayout.start()
 
     def _width_changed(self) -> None:
         width = self.columnWidth(COL_TEXT)
