@@ -10,7 +10,6 @@ removes that folder with the recording.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -83,7 +82,7 @@ def playback_samples(
                 pcm16 = (np.clip(block, -1.0, 1.0) * 32767.0).astype("<i2")
                 out.write(pcm16.tobytes())
                 count += len(pcm16)
-        os.replace(partial, pcm)
+        partial.replace(pcm)
     finally:
         partial.unlink(missing_ok=True)
     meta.write_text(json.dumps({"source": fingerprint, "samples": count, "rate": RATE}))
