@@ -38,7 +38,7 @@ class FindBar(QFrame):
         self.find_field.setClearButtonEnabled(True)
         self.find_field.addAction(
             icon("search", "#9ca3af"), QLineEdit.ActionPosition.LeadingPosition
-        )
+        ).setText("Search")
         self.replace_field = QLineEdit(self)
         self.replace_field.setObjectName("replaceField")
         self.replace_field.setPlaceholderText("Replace with")

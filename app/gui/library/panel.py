@@ -121,7 +121,9 @@ class LibraryPanel(QFrame):
         self.search.setPlaceholderText("Search names and text")
         self.search.setAccessibleName("Search library")
         self.search.setClearButtonEnabled(True)
-        self.search.addAction(icon("search", "#9ca3af"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search.addAction(
+            icon("search", "#9ca3af"), QLineEdit.ActionPosition.LeadingPosition
+        ).setText("Search")
         self.list = LibraryList(self)
         self.list.setObjectName("libraryList")
         self.list.setAccessibleName("Recordings")
