@@ -15,13 +15,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-CONTROLS = (QAbstractButton, QLineEdit, QAbstractItemView, QAbstractSlider, QComboBox)
-
 from app.gui.actions import ACTIONS, ActionRegistry, plain_text
 from app.gui.dialogs.shortcuts import ShortcutsDialog, native
 from app.gui.main_window import MainWindow
 from app.gui.settings import Settings
 from app.gui.theme import apply_theme
+
+CONTROLS = (QAbstractButton, QLineEdit, QAbstractItemView, QAbstractSlider, QComboBox)
 
 
 @pytest.fixture
