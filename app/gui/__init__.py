@@ -68,6 +68,9 @@ def create_window(argv: Sequence[str] = (), services=None):
 
 def run_app(argv: Sequence[str]) -> int:
     """Open the main window and run until it closes; returns the exit status."""
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # the transcription worker process, in frozen builds
     app, window = create_window(argv)
     window.show()
     status = app.exec()

@@ -576,7 +576,7 @@ class MainWindow(QMainWindow):
         def failed(exc: BaseException) -> None:
             if self.loaded is not None and self.loaded.path == path:
                 self.notify(
-                    f"The audio cannot be played: {user_message(exc, 'decoding the audio')}",
+                    user_message(exc, "decoding the audio for playback", Path(path).name),
                     "warning",
                 )
 
@@ -636,6 +636,16 @@ class MainWindow(QMainWindow):
             JobRequest("retranscribe", Path(self.loaded.path), transcript_id, tuple(segment_ids)),
             name=f"{self.loaded.title} · {len(segment_ids)} segment"
             + ("s" if len(segment_ids) != 1 else ""),
+        )
+
+    def _make_session(self, transcript_id: int, segments, listener):
+        assert self.services is not None
+        return self.services.session(
+            transcript_id,
+            segments,
+            listener,
+            self.dispatcher.post,
+            lambda exc: user_message(exc, "saving your change"),
         )
 
     def _run_job(self, request, cancel):

@@ -19,6 +19,8 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPen,
+    QPixmap,
+    QStaticText,
     QTextCharFormat,
     QTextLayout,
     QTextOption,
@@ -31,6 +33,8 @@ from app.gui.editor.text_editor import SegmentTextEdit
 from app.gui.theme import Colors, small_font, speaker_color, transcript_font
 
 H_PAD = 12
+WAVE_PERIOD = 4.0
+WAVE_HEIGHT = 4.0
 V_PAD = 9
 LAYOUT_CACHE_SIZE = 400
 
@@ -76,6 +80,8 @@ class SegmentDelegate(QStyledItemDelegate):
         self._fmt_added.setForeground(Colors.added)
         self._fmt_added.setBackground(Colors.added_soft)
         self.editing_row: int | None = None
+        self._wave_pixmap: QPixmap | None = None
+        self._static: dict[tuple[str, int], QStaticText] = {}
 
     # -- geometry ------------------------------------------------------------------------
     def model(self) -> TranscriptModel:
@@ -182,10 +188,10 @@ class SegmentDelegate(QStyledItemDelegate):
         elif playing_row:
             background = Colors.current_row
         else:
-            background = Colors.base
-        painter.fillRect(rect, background)
-        painter.setPen(QPen(Colors.border, 1))
-        painter.drawLine(rect.bottomLeft(), rect.bottomRight())
+            background = None  # the view's own base colour is already there
+        if background is not None:
+            painter.fillRect(rect, background)
+        painter.fillRect(rect.x(), rect.bottom(), rect.width(), 1, Colors.border)
         column = index.column()
         if column == COL_TIME:
             self._paint_time(painter, rect, s, playing_row)
@@ -198,16 +204,22 @@ class SegmentDelegate(QStyledItemDelegate):
         if playing_row:
             painter.fillRect(QRect(rect.x(), rect.y(), 3, rect.height() - 1), Colors.accent)
         x = rect.x() + H_PAD + 2
-        baseline = rect.y() + V_PAD + self.metrics.ascent()
+        rect.y() + V_PAD + self.metrics.ascent()
         painter.setFont(self.small)
         painter.setPen(Colors.accent if playing_row else Colors.text)
         start_font = QFont(self.small)
         start_font.setWeight(QFont.Weight.DemiBold if playing_row else QFont.Weight.Normal)
         painter.setFont(start_font)
-        painter.drawText(QPointF(x, baseline), format_time(s.start))
+        top = rect.y() + V_PAD + self.metrics.ascent() - self.small_metrics.ascent()
+        painter.drawStaticText(
+            QPointF(x, top), self._static_text(format_time(s.start), 1 if playing_row else 0)
+        )
         painter.setFont(self.small)
         painter.setPen(Colors.faint)
-        painter.drawText(QPointF(x, baseline + self.small_metrics.height() + 2), format_time(s.end))
+        painter.drawStaticText(
+            QPointF(x, top + self.small_metrics.height() + 2),
+            self._static_text(format_time(s.end), 0),
+        )
         # status mark at the right edge of the column
         cx = rect.right() - 12
         cy = rect.y() + V_PAD + self.metrics.ascent() - self.small_metrics.ascent() / 2
@@ -229,6 +241,17 @@ class SegmentDelegate(QStyledItemDelegate):
             painter.setPen(QPen(Colors.faint, 1.2))
             painter.drawEllipse(QPointF(cx, cy + 14), 3, 3)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+    def _static_text(self, text: str, variant: int) -> QStaticText:
+        key = (text, variant)
+        static = self._static.get(key)
+        if static is None:
+            if len(self._static) > 4000:
+                self._static.clear()
+            static = QStaticText(text)
+            static.setPerformanceHint(QStaticText.PerformanceHint.AggressiveCaching)
+            self._static[key] = static
+        return static
 
     def _paint_speaker(self, painter: QPainter, rect: QRect, speaker: str) -> None:
         if not speaker:
@@ -292,8 +315,7 @@ class SegmentDelegate(QStyledItemDelegate):
     def _underline(
         self, painter: QPainter, layout: QTextLayout, origin: QPointF, spans: list[tuple[int, int]]
     ) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(Colors.unsure, 1.4, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        wave = self._wave()
         for first, last in spans:
             for i in range(layout.lineCount()):
                 line = layout.lineAt(i)
@@ -303,15 +325,27 @@ class SegmentDelegate(QStyledItemDelegate):
                     continue
                 x0 = origin.x() + line.cursorToX(a)[0]
                 x1 = origin.x() + line.cursorToX(b)[0]
-                y = origin.y() + line.y() + line.ascent() + 3
-                path = QPainterPath(QPointF(x0, y))
-                x, up = x0, True
-                while x < x1:
-                    x = min(x1, x + 2.5)
-                    path.lineTo(QPointF(x, y - 1.2 if up else y + 1.2))
-                    up = not up
-                painter.drawPath(path)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+                y = origin.y() + line.y() + line.ascent() + 1.5
+                painter.drawTiledPixmap(QRectF(x0, y, x1 - x0, WAVE_HEIGHT), wave)
+
+    def _wave(self) -> QPixmap:
+        """A short zigzag drawn once and tiled under every unsure word (cheap to paint)."""
+        if self._wave_pixmap is None:
+            scale = 2
+            pixmap = QPixmap(int(WAVE_PERIOD * scale), int(WAVE_HEIGHT * scale))
+            pixmap.setDevicePixelRatio(scale)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            p = QPainter(pixmap)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(QPen(Colors.unsure, 1.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            mid = WAVE_HEIGHT / 2
+            path = QPainterPath(QPointF(0, mid + 1))
+            path.lineTo(QPointF(WAVE_PERIOD / 2, mid - 1))
+            path.lineTo(QPointF(WAVE_PERIOD, mid + 1))
+            p.drawPath(path)
+            p.end()
+            self._wave_pixmap = pixmap
+        return self._wave_pixmap
 
     # -- the inline editor ---------------------------------------------------------------
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: QModelIndex):

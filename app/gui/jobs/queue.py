@@ -203,7 +203,8 @@ class TranscriptionQueue(QAbstractListModel):
             item.status = "cancelled"
         else:
             item.status = "failed"
-            item.message = user_message(exc, doing=f"transcribing {item.request.path.name}")
+            name = item.request.path.name
+            item.message = user_message(exc, doing=f"transcribing {name}", subject=name)
             log.info("job %s failed: %s", item.name, exc, exc_info=exc)
 
     def _on_returned(self, item: QueueItem) -> None:
