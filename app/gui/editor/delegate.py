@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from PySide6.QtCore import QModelIndex, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -348,6 +348,18 @@ class SegmentDelegate(QStyledItemDelegate):
         return self._wave_pixmap
 
     # -- the inline editor ---------------------------------------------------------------
+    def eventFilter(self, editor, event) -> bool:
+        """Qt's delegates close the editor on Escape *reverting* the text; here Escape keeps
+        what was typed (no edit is ever lost to a key)."""
+        if (
+            isinstance(editor, SegmentTextEdit)
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() == Qt.Key.Key_Escape
+        ):
+            editor.closeRequested.emit()
+            return True
+        return super().eventFilter(editor, event)
+
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: QModelIndex):
         if index.column() != COL_TEXT:
             return None
