@@ -883,8 +883,9 @@ class MainWindow(QMainWindow):
         self.player.typing_pauses = on
 
     def _speed_changed(self, speed: float) -> None:
-        self.settings.speed = speed
-        self.statusBar().showMessage(f"Speed {speed:g}×", 1500)
+        if speed != self.settings.speed:
+            self.settings.speed = speed
+            self.statusBar().showMessage(f"Speed {speed:g}×", 1500)
 
     # -- learning ------------------------------------------------------------------------
     def _consent_enabled(self) -> bool:

@@ -33,6 +33,7 @@ class Colors:
     removed = QColor("#b91c1c")
     removed_soft = QColor("#fee2e2")
     verified = QColor("#16a34a")
+    played = QColor("#86c99b")
     edited = QColor("#2563eb")
     error = QColor("#b91c1c")
     error_soft = QColor("#fdecec")

@@ -224,15 +224,15 @@ class SegmentDelegate(QStyledItemDelegate):
         cx = rect.right() - 12
         cy = rect.y() + V_PAD + self.metrics.ascent() - self.small_metrics.ascent() / 2
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if s.reviewed:
-            painter.setPen(
-                QPen(Colors.verified, 1.8, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
-            )
+        # verified: a green check; heard to the end: a pale check; corrected: a blue dot
+        if s.reviewed and s.review_source in ("verified", "played", None):
+            colour = Colors.verified if s.review_source != "played" else Colors.played
+            painter.setPen(QPen(colour, 1.8, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
             path = QPainterPath(QPointF(cx - 4, cy))
             path.lineTo(cx - 1, cy + 3)
             path.lineTo(cx + 4, cy - 3)
             painter.drawPath(path)
-        elif s.changed:
+        elif s.changed or s.inserted:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(Colors.edited)
             painter.drawEllipse(QPointF(cx, cy), 3, 3)

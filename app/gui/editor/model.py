@@ -17,6 +17,11 @@ from app.editing.words import Token, align, unsure_count
 
 COL_TIME, COL_SPEAKER, COL_TEXT = range(3)
 HEADERS = ("Time", "Speaker", "Text")
+REVIEW_STATES = {
+    "verified": "verified",
+    "played": "heard to the end without a change",
+    "edited": "corrected",
+}
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -185,7 +190,11 @@ class TranscriptModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return self.describe(index.row())
         if role == Qt.ItemDataRole.ToolTipRole and column == COL_TIME:
-            state = "verified" if s.reviewed else ("edited" if s.changed else "not checked yet")
+            state = (
+                REVIEW_STATES.get(s.review_source or "", "verified")
+                if s.reviewed
+                else ("edited" if s.changed else "not checked yet")
+            )
             return f"{format_time(s.start)} – {format_time(s.end)} · {state}"
         return None
 
@@ -195,7 +204,7 @@ class TranscriptModel(QAbstractTableModel):
         if s.speaker:
             parts.append(f"speaker {s.speaker}")
         if s.reviewed:
-            parts.append("verified")
+            parts.append(REVIEW_STATES.get(s.review_source or "", "verified"))
         elif s.changed:
             parts.append("edited")
         unsure = len(self.unsure_tokens(row))

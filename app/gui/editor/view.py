@@ -121,15 +121,17 @@ class TranscriptView(QTreeView):
         pending, self._pending_cursor = self._pending_cursor, None
         index = self.currentIndex()
         if pending is not None and pending[0] == index.row():
-            where = pending[1]
-            if where in (0, -1):
-                editor.place_cursor(where)
-            elif where >= 1_000_000:
-                editor.place_cursor_at_char(where - 1_000_000)
-            else:
-                cursor = editor.cursorForPosition(QPoint(where, 2))
-                editor.setTextCursor(cursor)
+            self._place_cursor(editor, pending[1])
         self.editorOpened.emit(editor)
+
+    @staticmethod
+    def _place_cursor(editor: SegmentTextEdit, where: int) -> None:
+        if where in (0, -1):
+            editor.place_cursor(where)
+        elif where >= 1_000_000:
+            editor.place_cursor_at_char(where - 1_000_000)
+        else:
+            editor.setTextCursor(editor.cursorForPosition(QPoint(where, 2)))
 
     def current_editor(self) -> SegmentTextEdit | None:
         editor = self._editor
@@ -190,6 +192,10 @@ class TranscriptView(QTreeView):
         self.scrollTo(index)
         self._pending_cursor = (row, where)
         self.edit(index)
+        editor = self.current_editor()
+        if editor is not None and self._pending_cursor is not None:
+            self._pending_cursor = None
+            self._place_cursor(editor, where)  # at once: the next key may already be queued
 
     def edit_at_char(self, row: int, offset: int) -> None:
         self.edit_row(row, 1_000_000 + offset)
