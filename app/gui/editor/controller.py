@@ -197,7 +197,7 @@ class TranscriptEditor(QObject):
             for state in outcome.changed:
                 self.model.update_segment(state)
             return
-        self._apply(outcome.changed, outcome.removed)
+        self._apply(outcome.changed, outcome.removed, outcome.kind)
         if outcome.history is not None:
             self.set_history(outcome.history)
         if outcome.focus_id is not None:
@@ -224,7 +224,9 @@ class TranscriptEditor(QObject):
                     s.with_(reviewed=reviewed, review_source=source if reviewed else None)
                 )
 
-    def _apply(self, changed: Sequence[SegmentState], removed: Sequence[int]) -> None:
+    def _apply(
+        self, changed: Sequence[SegmentState], removed: Sequence[int], kind: str = ""
+    ) -> None:
         gone = set(removed)
         rows = [s for s in self.document if s.id not in gone]
         index = {s.id: i for i, s in enumerate(rows)}
@@ -244,10 +246,17 @@ class TranscriptEditor(QObject):
             else:
                 rows.sort(key=lambda s: s.start)
         editor = self.view.current_editor()
-        editing_id = editor.segment_id if editor is not None else None
-        change = self.document.plan(rows)
-        if change.structural and editing_id is not None:
-            self.view.close_editor()
+        if editor is not None:
+            fresh = {state.id: state for state in changed}
+            mine = fresh.get(editor.segment_id) if editor.segment_id is not None else None
+            if editor.segment_id in gone or (
+                kind != "text"  # the confirmation of one's own typing never takes the box away
+                and mine is not None
+                and " ".join(mine.text.split()) != " ".join(editor.toPlainText().split())
+            ):
+                self.view.discard_editor()  # undo, replace-all or a re-transcription changed it
+            elif self.document.plan(rows).structural:
+                self.view.close_editor()
         self.model.reconcile(rows)
         if self.query.text:
             self._search(self.query, keep_position=True)

@@ -370,19 +370,25 @@ class SegmentDelegate(QStyledItemDelegate):
         return editor
 
     def destroyEditor(self, editor: QWidget, index: QModelIndex) -> None:
+        if isinstance(editor, SegmentTextEdit):
+            editor.mark_committed()  # its pending commit timer must not fire after this
         if self.editing_row == index.row():
             self.editing_row = None
         super().destroyEditor(editor, index)
 
     def setEditorData(self, editor: QWidget, index: QModelIndex) -> None:
+        """Fill a newly opened editor. An open editor's text is never replaced from here:
+        repaints, commits and row-height changes all pass through this method, and the
+        person's typing wins. (Changes from elsewhere close the editor first.)"""
         if not isinstance(editor, SegmentTextEdit):
             return
         model = self.model()
         s = model.segment(index.row())
-        if editor.segment_id == s.id and editor.dirty:
-            return  # the user is typing: never overwrite their text with a repaint's data
-        editor.segment_id = s.id
         self.editing_row = index.row()
+        if editor.segment_id == s.id:
+            editor.set_context(s.words, (s.start, s.end), s.reviewed, model.threshold)
+            return
+        editor.segment_id = s.id
         editor.load(s.text, s.words, (s.start, s.end), s.reviewed, model.threshold)
 
     def setModelData(self, editor: QWidget, model, index: QModelIndex) -> None:

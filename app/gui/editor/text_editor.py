@@ -99,17 +99,21 @@ class SegmentTextEdit(QPlainTextEdit):
         reviewed: bool,
         threshold: float,
     ) -> None:
+        """Fill the editor for a segment (the caret goes to the end)."""
         self.words, self.span, self.reviewed, self.threshold = words, span, reviewed, threshold
-        if text != self.toPlainText():
-            self._loading = True
-            fresh = not self.toPlainText()
-            cursor_at = len(text) if fresh else self.textCursor().position()
-            self.setPlainText(text)
-            cursor = self.textCursor()
-            cursor.setPosition(min(cursor_at, len(text)))
-            self.setTextCursor(cursor)
-            self._loading = False
-        self.highlighter.rehighlight()
+        self._loading = True
+        self.setPlainText(text)
+        self.place_cursor(-1)
+        self._loading = False
+
+    def set_context(
+        self, words: tuple[Word, ...], span: tuple[float, float], reviewed: bool, threshold: float
+    ) -> None:
+        """New timing, review state or threshold for the segment being edited (text untouched)."""
+        context = (words, span, reviewed, threshold)
+        if context != (self.words, self.span, self.reviewed, self.threshold):
+            self.words, self.span, self.reviewed, self.threshold = context
+            self.highlighter.rehighlight()
 
     @property
     def dirty(self) -> bool:

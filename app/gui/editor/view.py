@@ -107,7 +107,7 @@ class TranscriptView(QTreeView):
         editor.app_shortcut = self.app_shortcut
         editor.navigate.connect(self._editor_navigate)
         editor.closeRequested.connect(self.close_editor)
-        editor.commitRequested.connect(lambda: self.commitData(editor))
+        editor.commitRequested.connect(lambda: self._commit_if_current(editor))
         editor.typing.connect(self.typingStarted)
         editor.mergePrevious.connect(lambda: self._merge_from_editor(editor, -1))
         editor.mergeNext.connect(lambda: self._merge_from_editor(editor, +1))
@@ -132,6 +132,10 @@ class TranscriptView(QTreeView):
             editor.place_cursor_at_char(where - 1_000_000)
         else:
             editor.setTextCursor(editor.cursorForPosition(QPoint(where, 2)))
+
+    def _commit_if_current(self, editor: SegmentTextEdit) -> None:
+        if editor is self.current_editor():
+            self.commitData(editor)
 
     def current_editor(self) -> SegmentTextEdit | None:
         editor = self._editor
@@ -170,6 +174,14 @@ class TranscriptView(QTreeView):
             self.closeEditor(editor, SegmentDelegate.EndEditHint.NoHint)
             self._editor = None
         self.setFocus()
+
+    def discard_editor(self) -> None:
+        """Close the editor without saving its text (the segment changed underneath it)."""
+        editor = self.current_editor()
+        if editor is not None:
+            editor.mark_committed()
+            self.closeEditor(editor, SegmentDelegate.EndEditHint.RevertModelCache)
+            self._editor = None
 
     def _editor_navigate(self, delta: int, where: int) -> None:
         row = self.currentIndex().row()
