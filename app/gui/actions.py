@@ -81,6 +81,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 SPECS = {spec.id: spec for spec in ACTIONS}
+# Keys a text field handles itself (the editor decides when to pass them on).
+TEXT_EDITING = frozenset({"undo", "redo", "quit"})
 
 
 def plain_text(text: str) -> str:
@@ -94,6 +96,7 @@ class ActionRegistry(QObject):
         super().__init__(parent)
         self.settings = settings
         self.actions: dict[str, QAction] = {}
+        self.by_keys: dict[str, QAction] = {}  # key sequence text -> action (not text editing)
         for spec in ACTIONS:
             action = QAction(spec.text, parent)
             action.setObjectName(f"action_{spec.id}")
@@ -121,9 +124,13 @@ class ActionRegistry(QObject):
         return SPECS[action_id].keys
 
     def apply_shortcuts(self) -> None:
+        self.by_keys = {}
         for action_id, action in self.actions.items():
             sequences = [QKeySequence(k) for k in self.keys_for(action_id)]
             action.setShortcuts(sequences)
+            if action_id not in TEXT_EDITING:
+                for sequence in sequences:
+                    self.by_keys[sequence.toString()] = action
             tip = plain_text(SPECS[action_id].text)
             if sequences:
                 native = sequences[0].toString(QKeySequence.SequenceFormat.NativeText)

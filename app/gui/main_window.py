@@ -7,6 +7,7 @@ worker threads; the UI thread only paints and reacts.
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -451,17 +452,10 @@ class MainWindow(QMainWindow):
         redo.setText(f"&Redo {history.redo_label}" if history.redo_label else "&Redo")
 
     def _is_app_shortcut(self, sequence) -> bool:
-        """Keys the transcript editor must let through to the window's actions."""
-        from PySide6.QtGui import QKeySequence
-
-        text_keys = {"undo", "redo", "quit"}
-        for action_id, action in self.actions.actions.items():
-            if action_id in text_keys or not action.isEnabled():
-                continue
-            for shortcut in action.shortcuts():
-                if shortcut.matches(sequence) == QKeySequence.SequenceMatch.ExactMatch:
-                    return True
-        return False
+        """Keys the transcript editor must let through to the window's actions (asked on
+        every keystroke in the editor, so it is a set lookup)."""
+        action = self.actions.by_keys.get(sequence.toString())
+        return action is not None and action.isEnabled()
 
     # -- library -------------------------------------------------------------------------
     def refresh_library(self) -> None:
@@ -553,6 +547,10 @@ class MainWindow(QMainWindow):
         )
         self.library_panel.select_transcript(loaded.transcript_id)
         self.setWindowTitle(f"{loaded.title} — Tiro")
+        # A long transcript is hundreds of thousands of objects that live until it closes:
+        # keep them out of the garbage collector's full passes, which would otherwise stall
+        # a keystroke for tens of milliseconds now and then.
+        QTimer.singleShot(0, gc.freeze)
         if loaded.status == "failed" and loaded.error:
             self.notify(f"This transcription failed: {loaded.error}", "error")
         self._update_enabled()

@@ -25,8 +25,9 @@ def click_text_end(qtbot, window: MainWindow, row: int):
     rect = view.visualRect(view.model().index(row, COL_TEXT))
     text_layout, _ = view.delegate._layout(row, view.delegate.text_width())
     last_line = text_layout.lineAt(text_layout.lineCount() - 1)
-    x = rect.x() + 12 + int(last_line.naturalTextWidth()) + 2
-    y = rect.y() + 9 + int(last_line.y() + last_line.height() / 2)
+    origin = view.delegate.text_origin(rect)
+    x = int(origin.x() + last_line.naturalTextWidth()) + 2
+    y = int(origin.y() + last_line.y() + last_line.height() / 2)
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, y))
     qtbot.waitUntil(lambda: view.current_editor() is not None, timeout=3000)
     return view.current_editor()

@@ -52,8 +52,9 @@ def test_clicking_a_word_seeks_there_and_keys_skip(qtbot, opened: MainWindow) ->
     rect = view.visualRect(model.index(row, COL_TEXT))
     layout, _ = view.delegate._layout(row, view.delegate.text_width())
     line = layout.lineForTextPosition(token.first)
-    x = rect.x() + 12 + int(line.cursorToX(token.first)[0]) + 3
-    y = rect.y() + 9 + int(line.y() + line.height() / 2)
+    origin = view.delegate.text_origin(rect)
+    x = int(origin.x() + line.cursorToX(token.first)[0]) + 3
+    y = int(origin.y() + line.y() + line.height() / 2)
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, y))
     assert player.position == pytest.approx(token.start, abs=0.01)
     editor = view.current_editor()

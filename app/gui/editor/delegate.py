@@ -1,17 +1,24 @@
 """Painting segments and hosting the inline editor.
 
-Text is laid out once per (segment, text, width, mode) with QTextLayout and
-cached; decorations (the playing word, find matches, unsure words) are drawn at
-paint time as layout selections and underlines, so the playing word can move
-four times a second without laying anything out again. Row heights are cached
-by the same key; a 3-hour transcript pays for its heights once.
+A row is one segment, painted whole by this delegate: a gutter with the start and
+end times and a review mark, a speaker chip when the transcript has speakers, and
+the text. (One painted column rather than three cells: a third of the calls
+from Qt into Python per row.)
+
+Row heights for a long transcript come from a word-wrap estimate over cached
+word widths (a few microseconds a row, so a 3-hour transcript opens fast); when a
+row is painted, its exact layout replaces the estimate and, if they differ, the
+row alone is measured again. Text is laid out once per (segment, text, width,
+mode) with QTextLayout and cached; decorations (the playing word, find matches,
+unsure words) are drawn at paint time as layout selections and underlines, so
+the playing word moves without laying anything out again.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
-from PySide6.QtCore import QEvent, QModelIndex, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QPointF, QRect, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -28,14 +35,16 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.editing.timefmt import format_time
-from app.gui.editor.model import COL_SPEAKER, COL_TEXT, COL_TIME, TranscriptModel
+from app.gui.editor.model import TranscriptModel
 from app.gui.editor.text_editor import SegmentTextEdit
 from app.gui.theme import Colors, small_font, speaker_color, transcript_font
 
 H_PAD = 12
+V_PAD = 9
+TIME_WIDTH = 92  # the gutter: start and end times, and the review mark
+SPEAKER_WIDTH = 112
 WAVE_PERIOD = 4.0
 WAVE_HEIGHT = 4.0
-V_PAD = 9
 LAYOUT_CACHE_SIZE = 400
 
 
@@ -64,6 +73,14 @@ class SegmentDelegate(QStyledItemDelegate):
         self.speaker_font = QFont(self.small)
         self.speaker_font.setWeight(QFont.Weight.DemiBold)
         self.min_height = self.metrics.height() + self.small_metrics.height() + 2 * V_PAD
+        self.line_height = float(self.metrics.height())
+        self.space_width = float(self.metrics.horizontalAdvance(" "))
+        self._word_widths: dict[str, int] = {}
+        self._remeasure: set[int] = set()
+        self._remeasure_timer = QTimer(self)
+        self._remeasure_timer.setSingleShot(True)
+        self._remeasure_timer.setInterval(0)
+        self._remeasure_timer.timeout.connect(self._remeasure_rows)
         self._layouts: OrderedDict[tuple, tuple[QTextLayout, float]] = OrderedDict()
         self._heights: dict[tuple, float] = {}
         self._option = QTextOption()
@@ -87,8 +104,12 @@ class SegmentDelegate(QStyledItemDelegate):
     def model(self) -> TranscriptModel:
         return self.view.model()
 
+    def gutter(self) -> int:
+        """Where the text starts: after the times and, if any, the speaker chips."""
+        return TIME_WIDTH + (SPEAKER_WIDTH if self.model().show_speakers else 0)
+
     def text_width(self) -> int:
-        return max(80, self.view.columnWidth(COL_TEXT) - 2 * H_PAD)
+        return max(80, self.view.viewport().width() - self.gutter() - 2 * H_PAD)
 
     def invalidate(self) -> None:
         self._layouts.clear()
@@ -138,27 +159,57 @@ class SegmentDelegate(QStyledItemDelegate):
             height += line.height()
         layout.endLayout()
         self._layouts[key] = (layout, height)
+        estimate = self._heights.get(key)
         self._heights[key] = height
+        if estimate is not None and abs(estimate - height) > 0.5:
+            self._remeasure.add(row)  # the estimate was a line off: measure this row again
+            self._remeasure_timer.start()
         if len(self._layouts) > LAYOUT_CACHE_SIZE:
             self._layouts.popitem(last=False)
         return layout, height
 
+    def _remeasure_rows(self) -> None:
+        rows, self._remeasure = self._remeasure, set()
+        model = self.model()
+        for row in rows:
+            model.row_changed(row)
+
     def text_height(self, row: int) -> float:
         width = self.text_width()
-        _, _, key = self._content(row)
-        height = self._heights.get((*key, width))
+        text, _, key = self._content(row)
+        key = (*key, width)
+        height = self._heights.get(key)
         if height is None:
-            height = self._layout(row, width)[1]
+            height = self._estimate_lines(text, width) * self.line_height
+            self._heights[key] = height
         return height
 
+    def _estimate_lines(self, text: str, width: int) -> int:
+        """Greedy word wrap over cached word widths (what QTextLayout's WordWrap does)."""
+        widths = self._word_widths
+        lines, x = 1, 0.0
+        for word in text.split():
+            w = widths.get(word)
+            if w is None:
+                w = widths[word] = self.metrics.horizontalAdvance(word)
+            if x == 0.0:
+                x = w
+            elif x + self.space_width + w <= width:
+                x += self.space_width + w
+            else:
+                lines += 1
+                x = w
+        return lines
+
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        if index.column() != COL_TEXT:
-            return QSize(0, self.min_height)
         height = self.text_height(index.row()) + 2 * V_PAD
-        return QSize(self.text_width() + 2 * H_PAD, max(self.min_height, int(height + 0.999)))
+        return QSize(self.view.viewport().width(), max(self.min_height, int(height + 0.999)))
 
     def text_origin(self, rect: QRect) -> QPointF:
-        return QPointF(rect.x() + H_PAD, rect.y() + V_PAD)
+        return QPointF(rect.x() + self.gutter() + H_PAD, rect.y() + V_PAD)
+
+    def in_gutter(self, rect: QRect, point) -> bool:
+        return point.x() < rect.x() + self.gutter()
 
     def char_at(self, row: int, rect: QRect, point) -> int:
         """The character offset under a point of the text cell (for click-to-seek and caret)."""
@@ -192,19 +243,22 @@ class SegmentDelegate(QStyledItemDelegate):
         if background is not None:
             painter.fillRect(rect, background)
         painter.fillRect(rect.x(), rect.bottom(), rect.width(), 1, Colors.border)
-        column = index.column()
-        if column == COL_TIME:
-            self._paint_time(painter, rect, s, playing_row)
-        elif column == COL_SPEAKER:
-            self._paint_speaker(painter, rect, s.speaker)
-        elif row != self.editing_row:
+        self._paint_time(
+            painter, QRect(rect.x(), rect.y(), TIME_WIDTH, rect.height()), s, playing_row
+        )
+        if model.show_speakers:
+            self._paint_speaker(
+                painter,
+                QRect(rect.x() + TIME_WIDTH, rect.y(), SPEAKER_WIDTH, rect.height()),
+                s.speaker,
+            )
+        if row != self.editing_row:
             self._paint_text(painter, rect, row)
 
     def _paint_time(self, painter: QPainter, rect: QRect, s, playing_row: bool) -> None:
         if playing_row:
             painter.fillRect(QRect(rect.x(), rect.y(), 3, rect.height() - 1), Colors.accent)
         x = rect.x() + H_PAD + 2
-        rect.y() + V_PAD + self.metrics.ascent()
         painter.setFont(self.small)
         painter.setPen(Colors.accent if playing_row else Colors.text)
         start_font = QFont(self.small)
@@ -258,12 +312,10 @@ class SegmentDelegate(QStyledItemDelegate):
             return
         painter.setFont(self.speaker_font)
         metrics = QFontMetrics(self.speaker_font)
-        label = metrics.elidedText(
-            speaker, Qt.TextElideMode.ElideRight, rect.width() - 2 * H_PAD - 12
-        )
+        label = metrics.elidedText(speaker, Qt.TextElideMode.ElideRight, rect.width() - 22)
         color = speaker_color(speaker)
         chip = QRectF(
-            rect.x() + H_PAD - 2,
+            rect.x() + 4,
             rect.y() + V_PAD - 1,
             metrics.horizontalAdvance(label) + 14,
             metrics.height() + 4,
@@ -361,8 +413,6 @@ class SegmentDelegate(QStyledItemDelegate):
         return super().eventFilter(editor, event)
 
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: QModelIndex):
-        if index.column() != COL_TEXT:
-            return None
         editor = SegmentTextEdit(parent)
         editor.setFont(self.font)
         self.editing_row = index.row()
@@ -400,11 +450,12 @@ class SegmentDelegate(QStyledItemDelegate):
         self, editor: QWidget, option: QStyleOptionViewItem, index: QModelIndex
     ) -> None:
         rect = option.rect
+        left = rect.x() + self.gutter() + H_PAD
         editor.setGeometry(
             QRect(
-                rect.x() + H_PAD,
+                left,
                 rect.y() + V_PAD,
-                rect.width() - 2 * H_PAD,
+                rect.right() - H_PAD - left,
                 max(self.metrics.height(), rect.height() - 2 * V_PAD - 1),
             )
         )

@@ -1,6 +1,7 @@
-"""``TranscriptModel``: the document as a Qt table (time, speaker, text), plus the view
-state the painter needs (unsure threshold, "show changes", the playing word, find
-matches). It never touches the store: committed text goes out as ``textCommitted``.
+"""``TranscriptModel``: the document as a Qt list model (one row per segment), plus the
+view state the painter needs (unsure threshold, "show changes", speakers, the playing
+word, find matches). It never touches the store: committed text goes out as
+``textCommitted``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from app.editing.segments import SegmentState
 from app.editing.timefmt import format_time
 from app.editing.words import Token, align, unsure_count
 
-COL_TIME, COL_SPEAKER, COL_TEXT = range(3)
-HEADERS = ("Time", "Speaker", "Text")
+COL_TEXT = 0  # one column: the delegate paints time, speaker and text of a row
+HEADERS = ("Segments",)
+ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
 REVIEW_STATES = {
     "verified": "verified",
     "played": "heard to the end without a change",
@@ -35,6 +37,7 @@ class TranscriptModel(QAbstractTableModel):
         self.document = TranscriptDocument()
         self.threshold = 0.5
         self.show_changes = False
+        self.show_speakers = False
         self.playing: tuple[int, int | None] | None = None  # (row, token index)
         self.matches: dict[int, list[tuple[int, int]]] = {}  # row -> [(first, last)]
         self.current_match: tuple[int, int, int] | None = None  # (row, first, last)
@@ -120,6 +123,11 @@ class TranscriptModel(QAbstractTableModel):
         self.threshold = threshold
         self._all_text_changed()
 
+    def set_show_speakers(self, on: bool) -> None:
+        if on != self.show_speakers:
+            self.show_speakers = on
+            self.layoutInvalidated.emit()
+
     def set_show_changes(self, on: bool) -> None:
         self.show_changes = on
         self.layoutInvalidated.emit()
@@ -163,7 +171,7 @@ class TranscriptModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.document)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
+        return 1
 
     def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
@@ -171,25 +179,17 @@ class TranscriptModel(QAbstractTableModel):
         return None
 
     def flags(self, index: Index):
-        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.isValid() and index.column() == COL_TEXT:
-            base |= Qt.ItemFlag.ItemIsEditable
-        return base
+        return ROW_FLAGS  # Qt asks for every row while laying out: no work here
 
     def data(self, index: Index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or index.row() >= len(self.document):
             return None
         s = self.document[index.row()]
-        column = index.column()
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            if column == COL_TIME:
-                return format_time(s.start)
-            if column == COL_SPEAKER:
-                return s.speaker
             return s.text
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return self.describe(index.row())
-        if role == Qt.ItemDataRole.ToolTipRole and column == COL_TIME:
+        if role == Qt.ItemDataRole.ToolTipRole:
             state = (
                 REVIEW_STATES.get(s.review_source or "", "verified")
                 if s.reviewed

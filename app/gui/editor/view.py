@@ -8,11 +8,8 @@ from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView
 
 from app.gui.editor.delegate import H_PAD, SegmentDelegate
-from app.gui.editor.model import COL_SPEAKER, COL_TEXT, COL_TIME, TranscriptModel
+from app.gui.editor.model import COL_TEXT, TranscriptModel
 from app.gui.editor.text_editor import SegmentTextEdit
-
-TIME_WIDTH = 96
-SPEAKER_WIDTH = 118
 
 
 class TranscriptView(QTreeView):
@@ -61,12 +58,8 @@ class TranscriptView(QTreeView):
         super().setModel(model)
         header = self.header()
         header.setStretchLastSection(True)
-        header.setSectionResizeMode(COL_TIME, QHeaderView.ResizeMode.Fixed)
-        header.setSectionResizeMode(COL_SPEAKER, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_TEXT, QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(COL_TIME, TIME_WIDTH)
-        header.resizeSection(COL_SPEAKER, SPEAKER_WIDTH)
-        header.sectionResized.connect(lambda *_: self._width_maybe_changed())
+        header.hide()
         model.layoutInvalidated.connect(self.relayout)
         model.modelReset.connect(self.delegate.invalidate)
 
@@ -85,7 +78,7 @@ class TranscriptView(QTreeView):
     def _width_maybe_changed(self) -> None:
         """Wrapped rows change height with the text column's width. Small transcripts
         re-lay out at once; long ones wait until the resizing pauses."""
-        if self.columnWidth(COL_TEXT) == self._last_width:
+        if self.viewport().width() == self._last_width:
             return
         if self.model() is not None and self.model().rowCount() < 1000:
             self._width_changed()
@@ -93,13 +86,13 @@ class TranscriptView(QTreeView):
             self._relayout.start()
 
     def _width_changed(self) -> None:
-        width = self.columnWidth(COL_TEXT)
+        width = self.viewport().width()
         if width != self._last_width:
             self._last_width = width
             self.scheduleDelayedItemsLayout()
 
     def set_speaker_column_visible(self, visible: bool) -> None:
-        self.setColumnHidden(COL_SPEAKER, not visible)
+        self.transcript_model().set_show_speakers(visible)
 
     # -- the inline editor ---------------------------------------------------------------
     def attach_editor(self, editor: SegmentTextEdit, index: QModelIndex) -> None:
@@ -225,7 +218,7 @@ class TranscriptView(QTreeView):
         return rows
 
     def select_row(self, row: int, scroll: bool = True) -> None:
-        index = self.model().index(row, COL_TIME)
+        index = self.model().index(row, COL_TEXT)
         self.selectionModel().setCurrentIndex(
             index,
             QItemSelectionModel.SelectionFlag.ClearAndSelect
@@ -258,8 +251,8 @@ class TranscriptView(QTreeView):
             return  # extending the selection
         model = self.transcript_model()
         row = index.row()
-        if index.column() == COL_TEXT:
-            rect = self.visualRect(index)
+        rect = self.visualRect(index)
+        if not self.delegate.in_gutter(rect, event.position()):
             offset = self.delegate.char_at(row, rect, event.position())
             tokens = model.tokens(row)
             hit = next((t for t in tokens if t.first <= offset <= t.last), None)
