@@ -113,3 +113,28 @@ def settle(qtbot, window: MainWindow) -> None:
     """Wait until every write submitted so far is committed and its answer applied."""
     store_of(window).write(lambda _conn: None).result(timeout=10)
     qtbot.wait(50)
+
+
+def answer_dialog(object_name: str, act, attempts: int = 100) -> None:
+    """When the modal dialog named ``object_name`` shows up, run ``act(dialog)`` on it."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    def poll(left: int) -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is not None and (not object_name or dialog.objectName() == object_name):
+            act(dialog)
+        elif left > 0:
+            QTimer.singleShot(50, lambda: poll(left - 1))
+
+    QTimer.singleShot(50, lambda: poll(attempts))
+
+
+def activate(qtbot, window) -> None:
+    """Make the window the active one again (after a modal dialog closed), so its
+    window-wide shortcuts apply."""
+    from PySide6.QtWidgets import QApplication
+
+    window.activateWindow()
+    window.raise_()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)

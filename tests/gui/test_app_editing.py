@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from gui_support import open_and_wait, seed_transcript, settle, store_of
-from PySide6.QtCore import QPoint, Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from gui_support import answer_dialog, open_and_wait, seed_transcript, settle, store_of
+from PySide6.QtCore import QPoint, Qt
 
 from app.gui.editor.model import COL_TEXT
 from app.gui.main_window import MainWindow
@@ -186,14 +185,12 @@ def test_split_merge_and_retime(qtbot, window: MainWindow, transcribed_meeting) 
     second = window.editor.document[1]
     new_start, new_end = round(second.start + 0.25, 3), round(second.end - 0.2, 3)
 
-    def fill_dialog() -> None:
-        dialog = QApplication.activeModalWidget()
-        assert dialog is not None and dialog.objectName() == "retimeDialog"
+    def fill_dialog(dialog) -> None:
         dialog.start_field.setText(f"{new_start:.3f}")
         dialog.end_field.setText(f"{new_end:.3f}")
         qtbot.keyClick(dialog.end_field, Qt.Key.Key_Return)
 
-    QTimer.singleShot(100, fill_dialog)
+    answer_dialog("retimeDialog", fill_dialog)
     qtbot.keyClick(view, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
     settle(qtbot, window)
     retimed = store_of(window).segment(second.id)
