@@ -1,0 +1,47 @@
+"""Model weights in their file formats, and conversions between them.
+
+A self-contained package (numpy only): the engine uses it to prepare the bundled
+model for whisper.cpp, and the learning pipeline to serve fine-tuned weights
+through either backend.
+
+* ``ct2``: CTranslate2 ``model.bin`` <-> named arrays (bit-exact round trip);
+  ``write_ct2_model_dir`` for a complete model directory.
+* ``names``: CTranslate2 <-> Whisper (= ggml) names, fused projections split and
+  re-fused; Whisper names are the hub other namings map to.
+* ``ggml``: whisper.cpp's file (f32/f16/q8_0): writer, reader, mel filters, vocabulary.
+* ``convert``: the whole-model conversions built from those.
+"""
+
+from engine.weights.convert import ct2_dir_to_ggml, ct2_to_ggml
+from engine.weights.ct2 import (
+    CT2FormatError,
+    CT2Model,
+    read_model_bin,
+    write_ct2_model_dir,
+    write_model_bin,
+)
+from engine.weights.ggml import GgmlFormatError, GgmlModel, read_ggml, write_ggml
+from engine.weights.names import (
+    WhisperDims,
+    ct2_to_whisper,
+    iter_ct2_as_whisper,
+    whisper_to_ct2,
+)
+
+__all__ = [
+    "CT2FormatError",
+    "CT2Model",
+    "GgmlFormatError",
+    "GgmlModel",
+    "WhisperDims",
+    "ct2_dir_to_ggml",
+    "ct2_to_ggml",
+    "ct2_to_whisper",
+    "iter_ct2_as_whisper",
+    "read_ggml",
+    "read_model_bin",
+    "whisper_to_ct2",
+    "write_ct2_model_dir",
+    "write_ggml",
+    "write_model_bin",
+]
