@@ -36,10 +36,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-from engine.weights._atomic import atomic_writer, fsync_directory
+from engine.weights.atomic import atomic_writer, fsync_directory
 
 MODEL_FILE = "model.bin"
 CURRENT_BINARY_VERSION = 6
+# CTranslate2 looks the output projection up under this name; in Whisper models it is an
+# alias of the token embedding. Without it, loading fails ("variable ... not found").
+WHISPER_PROJECTION = "decoder/projection/weight"
 CT2_DTYPES: tuple[str, ...] = ("float32", "int8", "int16", "int32", "float16", "bfloat16")
 
 # numpy has no bfloat16: such variables are kept as their raw uint16 bit patterns.
@@ -256,6 +259,11 @@ def write_ct2_model_dir(
     template = Path(template_dir)
     if not (template / "config.json").is_file():
         raise FileNotFoundError(f"{template} is not a CTranslate2 model directory")
+    if model.spec_name == "WhisperSpec" and WHISPER_PROJECTION not in {
+        *model.variables,
+        *model.aliases,
+    }:
+        raise ValueError(f"{WHISPER_PROJECTION} is missing: CTranslate2 would not load the model")
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise FileExistsError(f"{target} already exists and is not empty")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 
-from engine.weights._atomic import atomic_writer
+from engine.weights.atomic import atomic_writer
 from engine.weights.names import WhisperDims
 
 GGML_MAGIC = 0x67676D6C

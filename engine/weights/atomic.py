@@ -25,6 +25,9 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     )
     temp = Path(temp_name)
     try:
+        # mkstemp makes the file private (0600); model files are for every user of the
+        # machine (a packaged build ships them read-only to all accounts).
+        temp.chmod(0o644)
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
