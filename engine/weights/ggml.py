@@ -366,7 +366,17 @@ def _exact(handle: BinaryIO, size: int, path: Path) -> bytes:
     return raw
 
 
-def iter_ggml_tensors(handle: BinaryIO, path: Path) -> Iterator[GgmlTensor]:
+def _skip(handle: BinaryIO, size: int, path: Path) -> None:
+    start = handle.tell()
+    end = handle.seek(0, 2)
+    if end - start < size:
+        raise GgmlFormatError(f"{path}: the file ends early (truncated?)")
+    handle.seek(start + size)
+
+
+def iter_ggml_tensors(handle: BinaryIO, path: Path, *, load: bool = True) -> Iterator[GgmlTensor]:
+    """Tensors from the current position to the end; with ``load=False`` data is skipped
+    (``data`` is then an empty array) so only the headers and sizes are checked."""
     while True:
         head = handle.read(12)
         if not head:
@@ -377,24 +387,34 @@ def iter_ggml_tensors(handle: BinaryIO, path: Path) -> Iterator[GgmlTensor]:
         if not 1 <= n_dims <= 4 or not 0 < name_length < 1024:
             raise GgmlFormatError(f"{path}: a tensor header is malformed")
         ne = _ints(handle, n_dims, path)
-        name = _exact(handle, name_length, path).decode("utf-8")
+        name = _exact(handle, name_length, path).decode("utf-8", errors="replace")
         shape = tuple(reversed(ne))
         count = int(np.prod(ne, dtype=np.int64))
         if ttype in _ITEM_BYTES:
-            raw = _exact(handle, count * _ITEM_BYTES[ttype], path)
-            data = np.frombuffer(raw, dtype=_NUMPY[ttype]).reshape(shape)
+            size, dtype = count * _ITEM_BYTES[ttype], _NUMPY[ttype]
         elif ttype == TYPE_Q8_0:
             if ne[0] % QK8_0:
                 raise GgmlFormatError(f"{path}: {name} rows do not split into q8_0 blocks")
-            raw = _exact(handle, count // QK8_0 * Q8_0_BLOCK.itemsize, path)
-            data = np.frombuffer(raw, dtype=Q8_0_BLOCK)
+            size, dtype = count // QK8_0 * Q8_0_BLOCK.itemsize, Q8_0_BLOCK
         else:
             raise GgmlFormatError(f"{path}: {name} has unsupported ggml type {ttype}")
+        if not load:
+            _skip(handle, size, path)
+            yield GgmlTensor(name, ttype, shape, np.empty(0, dtype=dtype))
+            continue
+        data = np.frombuffer(_exact(handle, size, path), dtype=dtype)
+        if ttype != TYPE_Q8_0:
+            data = data.reshape(shape)
         yield GgmlTensor(name, ttype, shape, data)
 
 
-def read_ggml(path: str | Path) -> GgmlModel:
-    """Read a whisper.cpp ggml model written by ``write_ggml`` (or OpenAI's converter)."""
+def read_ggml(path: str | Path, *, load: bool = True) -> GgmlModel:
+    """Read a whisper.cpp ggml model written by ``write_ggml`` (or OpenAI's converter).
+
+    With ``load=False`` tensor data is skipped, not read: a fast structural check
+    (a few milliseconds) that the file is complete, for use before handing a file
+    to whisper.cpp, which crashes on a truncated model instead of reporting it.
+    """
     path = Path(path)
     with path.open("rb") as handle:
         (magic,) = _ints(handle, 1, path)
@@ -409,7 +429,7 @@ def read_ggml(path: str | Path) -> GgmlModel:
         for _ in range(count):
             (length,) = _ints(handle, 1, path)
             vocabulary.append(_exact(handle, length, path))
-        tensors = {t.name: t for t in iter_ggml_tensors(handle, path)}
+        tensors = {t.name: t for t in iter_ggml_tensors(handle, path, load=load)}
     return GgmlModel(
         dims=dims,
         ftype=hparams[10],
@@ -417,3 +437,29 @@ def read_ggml(path: str | Path) -> GgmlModel:
         vocabulary=vocabulary,
         tensors=tensors,
     )
+
+
+def check_whisper_ggml(path: str | Path) -> GgmlModel:
+    """Headers-only check that ``path`` is a complete whisper.cpp model.
+
+    Every tensor whisper.cpp will look for is present with the right shape and
+    nothing is cut short. Raises ``GgmlFormatError`` otherwise.
+    """
+    from engine.weights.names import whisper_names
+
+    model = read_ggml(path, load=False)
+    expected = whisper_names(model.dims)
+    missing = [name for name in expected if name not in model.tensors]
+    if missing or len(model.tensors) != len(expected):
+        raise GgmlFormatError(f"{path}: {len(missing)} tensors are missing or extra are present")
+    dims = model.dims
+    checks = {
+        "decoder.token_embedding.weight": (dims.n_vocab, dims.n_text_state),
+        "encoder.positional_embedding": (dims.n_audio_ctx, dims.n_audio_state),
+        "decoder.positional_embedding": (dims.n_text_ctx, dims.n_text_state),
+        "encoder.conv1.weight": (dims.n_audio_state, dims.n_mels, 3),
+    }
+    for name, shape in checks.items():
+        if model.tensors[name].shape != shape:
+            raise GgmlFormatError(f"{path}: {name} has shape {model.tensors[name].shape}")
+    return model
