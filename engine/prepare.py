@@ -238,8 +238,21 @@ def prepare_to(directory: str | Path, progress: Progress | None = None) -> Model
 # ---------------------------------------------------------------- preparing
 
 
+def _throttled(progress: Progress | None) -> Progress:
+    """Pass on progress in steps of at least 1 % (and always the final 1.0)."""
+    last = -1.0
+
+    def report(fraction: float) -> None:
+        nonlocal last
+        if progress is not None and (fraction >= last + 0.01 or fraction >= 1.0 > last):
+            last = fraction
+            progress(fraction)
+
+    return report
+
+
 def _prepare(source: BaseSource, target: Path, progress: Progress | None) -> ModelBundle:
-    report = progress or (lambda _fraction: None)
+    report = _throttled(progress)
     base_root = target.parent
     started = time.perf_counter()
     staging = base_root / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"

@@ -20,11 +20,22 @@ from engine.weights.ct2 import (
     write_ct2_model_dir,
     write_model_bin,
 )
-from engine.weights.ggml import GgmlFormatError, GgmlModel, read_ggml, write_ggml
+from engine.weights.ggml import (
+    GgmlFormatError,
+    GgmlModel,
+    check_whisper_ggml,
+    read_ggml,
+    write_ggml,
+)
 from engine.weights.names import (
+    Link,
     WhisperDims,
+    ct2_links,
     ct2_to_whisper,
+    from_hub,
     iter_ct2_as_whisper,
+    to_hub,
+    whisper_names,
     whisper_to_ct2,
 )
 
@@ -33,13 +44,19 @@ __all__ = [
     "CT2Model",
     "GgmlFormatError",
     "GgmlModel",
+    "Link",
     "WhisperDims",
+    "check_whisper_ggml",
     "ct2_dir_to_ggml",
+    "ct2_links",
     "ct2_to_ggml",
     "ct2_to_whisper",
+    "from_hub",
     "iter_ct2_as_whisper",
     "read_ggml",
     "read_model_bin",
+    "to_hub",
+    "whisper_names",
     "whisper_to_ct2",
     "write_ct2_model_dir",
     "write_ggml",

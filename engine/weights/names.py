@@ -13,11 +13,13 @@ A new naming only needs a table to and from the hub:
   the softmax cancels.
 * Hugging Face ``WhisperForConditionalGeneration`` (to come, for fine-tuning): a
   pure one-to-one rename of the hub names (``model.encoder.layers.N.self_attn.q_proj``
-  <-> ``encoder.blocks.N.attn.query``, ...), so it fits as another ``Link`` table
-  built by a ``*_links(dims)`` function like ``ct2_links`` below.
+  <-> ``encoder.blocks.N.attn.query``, ...; ``proj_out`` tied to the token
+  embedding), so it fits as another ``Link`` table built by an ``hf_links(dims)``
+  function like ``ct2_links`` below, applied with the same ``to_hub``/``from_hub``.
 
-A ``Link`` ties one source variable to one or more hub variables. Conversions walk
-the table, so a variable neither side knows is an error rather than silently lost.
+A ``Link`` ties one source variable to one or more hub variables. ``to_hub`` and
+``from_hub`` walk a table in either direction, so a variable neither side knows is
+an error rather than silently lost.
 """
 
 from __future__ import annotations
@@ -212,24 +214,84 @@ def _split(array: np.ndarray, parts: int, source: str) -> list[np.ndarray]:
     return np.split(array, parts, axis=0)
 
 
-def iter_ct2_as_whisper(model: CT2Model) -> Iterator[tuple[str, np.ndarray]]:
-    """Yield ``(whisper_name, array)`` for every weight, in Whisper's order, dtypes kept.
+# ---------------------------------------------------------------- any table <-> hub
 
-    Arrays are views into ``model``'s buffers where possible (no copies).
+
+def to_hub(source: Mapping[str, np.ndarray], links: list[Link]) -> dict[str, np.ndarray]:
+    """Apply ``links`` forwards: source-named arrays -> hub-named arrays (views, no copies).
+
+    Fused sources are split along axis 0; ``None`` slots are dropped. Every source
+    name in ``links`` must be present.
     """
-    dims = WhisperDims.from_ct2(model)
-    scalars = {name for name, v in model.variables.items() if v.ndim == 0}
-    links = ct2_links(dims)
-    unknown = set(model.variables) - scalars - {link.source for link in links}
-    if unknown:
-        raise ValueError(f"variables with no Whisper name: {sorted(unknown)}")
-    found: dict[str, np.ndarray] = {}
+    hub: dict[str, np.ndarray] = {}
     for link in links:
-        array = model.get(link.source)
+        array = source[link.source]
         parts = _split(array, len(link.hub), link.source) if link.fused else [array]
         for hub_name, part in zip(link.hub, parts, strict=True):
             if hub_name is not None:
-                found[hub_name] = part
+                hub[hub_name] = part
+    return hub
+
+
+def from_hub(
+    hub: Mapping[str, np.ndarray], links: list[Link], shapes: Mapping[str, tuple[int, ...]]
+) -> dict[str, np.ndarray]:
+    """Apply ``links`` backwards: hub-named arrays -> source-named arrays.
+
+    ``shapes`` gives each fused source's shape (to size the zero-filled slots).
+    Every hub name the links mention must be present, and nothing else.
+    """
+    expected = {name for link in links for name in link.hub if name is not None}
+    missing = expected - set(hub)
+    extra = set(hub) - expected
+    if missing or extra:
+        raise ValueError(f"weights do not fit: missing {sorted(missing)}, extra {sorted(extra)}")
+    out: dict[str, np.ndarray] = {}
+    for link in links:
+        if not link.fused:
+            (hub_name,) = link.hub
+            out[link.source] = np.asarray(hub[hub_name])
+            continue
+        present = [np.asarray(hub[name]) for name in link.hub if name is not None]
+        dtype = np.result_type(*present)
+        rows = shapes[link.source][0] // len(link.hub)
+        blank = np.zeros((rows, *shapes[link.source][1:]), dtype=dtype)
+        parts = [blank if name is None else np.asarray(hub[name]) for name in link.hub]
+        out[link.source] = np.concatenate([p.astype(dtype, copy=False) for p in parts], axis=0)
+    return out
+
+
+# ---------------------------------------------------------------- CTranslate2 models
+
+
+class _Resolving(Mapping[str, np.ndarray]):
+    """A CT2Model's variables, looked up through its aliases."""
+
+    def __init__(self, model: CT2Model) -> None:
+        self._model = model
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._model.get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._model.variables)
+
+    def __len__(self) -> int:
+        return len(self._model.variables)
+
+
+def iter_ct2_as_whisper(model: CT2Model) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield ``(whisper_name, array)`` for every weight, in Whisper's order, dtypes kept.
+
+    Arrays are views into ``model``'s buffers (no copies).
+    """
+    dims = WhisperDims.from_ct2(model)
+    links = ct2_links(dims)
+    scalars = {name for name, v in model.variables.items() if v.ndim == 0}
+    unknown = set(model.variables) - scalars - {link.source for link in links}
+    if unknown:
+        raise ValueError(f"variables with no Whisper name: {sorted(unknown)}")
+    found = to_hub(_Resolving(model), links)
     for name in whisper_names(dims):
         yield name, found[name]
 
@@ -247,28 +309,6 @@ def whisper_to_ct2(weights: Mapping[str, np.ndarray], template: CT2Model) -> CT2
     the spec name and the variable order come from ``template``, so writing the
     result of ``whisper_to_ct2(ct2_to_whisper(m), m)`` reproduces ``m`` bit for bit.
     """
-    dims = WhisperDims.from_ct2(template)
-    expected = set(whisper_names(dims))
-    missing = expected - set(weights)
-    extra = set(weights) - expected
-    if missing or extra:
-        raise ValueError(
-            f"Whisper weights do not fit: missing {sorted(missing)}, extra {sorted(extra)}"
-        )
-    updates: dict[str, np.ndarray] = {}
-    for link in ct2_links(dims):
-        stored = template.get(link.source)
-        if not link.fused:
-            (hub_name,) = link.hub
-            updates[link.source] = np.asarray(weights[hub_name])
-            continue
-        rows = stored.shape[0] // len(link.hub)
-        parts = []
-        for hub_name in link.hub:
-            if hub_name is None:
-                parts.append(np.zeros((rows, *stored.shape[1:]), dtype=np.float32))
-            else:
-                parts.append(np.asarray(weights[hub_name]))
-        dtype = np.result_type(*parts)
-        updates[link.source] = np.concatenate([p.astype(dtype, copy=False) for p in parts], axis=0)
-    return template.with_variables(updates)
+    links = ct2_links(WhisperDims.from_ct2(template))
+    shapes = {link.source: template.get(link.source).shape for link in links}
+    return template.with_variables(from_hub(weights, links, shapes))
