@@ -282,7 +282,7 @@ class Services:
             Segment(start=s.start, end=s.end, text=s.text, words=s.words if not s.edited else ())
             for s in view.segments
         ]
-        return export.write(segments, fmt, destination)
+        return export.export(fmt, segments, None, destination)
 
     # -- learning ------------------------------------------------------------------------
     def consent_enabled(self) -> bool:
