@@ -87,6 +87,10 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._library_query = ""
         self._library_generation = 0
+        self._library_refresh_soon = QTimer(self)  # review progress shown in the library
+        self._library_refresh_soon.setSingleShot(True)
+        self._library_refresh_soon.setInterval(2000)
+        self._library_refresh_soon.timeout.connect(self.refresh_library)
 
         # pieces
         self.player = player or PlaybackController(parent=self)
@@ -351,6 +355,7 @@ class MainWindow(QMainWindow):
         e.historyChanged.connect(self._show_history)
         e.retranscribeRequested.connect(self.retranscribe)
         e.transcriptChanged.connect(self._update_enabled)
+        e.transcriptChanged.connect(self._library_refresh_soon.start)
         self.player.failed.connect(lambda text: self.notify(text, "error"))
         self.player.speedChanged.connect(self._speed_changed)
         self.player.loaded.connect(lambda _d: self._update_enabled())

@@ -22,6 +22,7 @@ class Colors:
     accent_soft = QColor("#e8effd")
     selection = QColor("#dbe7fd")
     current_row = QColor("#f1f6ff")
+    hover = QColor("#fafbfc")
     playing_word = QColor("#2563eb")
     playing_word_text = QColor("#ffffff")
     unsure = QColor("#d97706")

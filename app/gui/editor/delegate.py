@@ -238,6 +238,8 @@ class SegmentDelegate(QStyledItemDelegate):
             )
         elif playing_row:
             background = Colors.current_row
+        elif option.state & QStyle.StateFlag.State_MouseOver:
+            background = Colors.hover
         else:
             background = None  # the view's own base colour is already there
         if background is not None:

@@ -43,6 +43,7 @@ class TranscriptView(QTreeView):
         self.delegate = SegmentDelegate(self)
         self.setItemDelegate(self.delegate)
         self.verticalScrollBar().setSingleStep(24)
+        self.setMouseTracking(True)  # hover tint on the row under the pointer
         self.app_shortcut = None  # callable(QKeySequence) -> bool, set by the window
         self._editor: SegmentTextEdit | None = None
         self._editor_lines = 0
