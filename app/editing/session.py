@@ -34,8 +34,9 @@ KIND_LABELS = {
     "insert": "Insert",
     "delete": "Delete",
     "retranscribe": "Re-transcription",
-    "batch": "Replace All",
+    "batch": "Several Changes",
 }
+BATCH_LABELS = {"replace all": "Replace All", "delete": "Delete", "speaker": "Speaker Change"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +83,24 @@ def segment_state(view: Any) -> SegmentState:
     )
 
 
-def history_of(state: Any) -> History:
-    def label(kind: str | None) -> str | None:
-        return KIND_LABELS.get(kind, kind.capitalize()) if kind else None
+def history_of(state: Any, batch_labels: dict[int, str] | None = None) -> History:
+    """Undo/redo availability with names for the menu ("Undo Split"). A batch is named by
+    what it was for when this session made it (``batch_labels``: edit id -> label)."""
+    labels = batch_labels or {}
 
-    return History(state.can_undo, state.can_redo, label(state.undo_kind), label(state.redo_kind))
+    def label(kind: str | None, edit_id: int | None) -> str | None:
+        if not kind:
+            return None
+        if kind == "batch" and edit_id in labels:
+            return BATCH_LABELS.get(labels[edit_id], labels[edit_id].title())
+        return KIND_LABELS.get(kind, kind.capitalize())
+
+    return History(
+        state.can_undo,
+        state.can_redo,
+        label(state.undo_kind, state.undo_edit_id),
+        label(state.redo_kind, state.redo_edit_id),
+    )
 
 
 class TranscriptSession:
@@ -107,6 +121,7 @@ class TranscriptSession:
         self.confirmed: dict[int, str] = {s.id: s.text for s in segments}
         self._local: dict[int, str] = {}  # segment id -> newest text typed
         self._in_flight: dict[int, int] = {}  # segment id -> text edits not answered yet
+        self.batch_labels: dict[int, str] = {}  # edit id -> what a batch was for
 
     @property
     def edits(self):
@@ -145,9 +160,16 @@ class TranscriptSession:
                 count += 1
         return count
 
-    def set_speaker(self, segment: SegmentState, speaker: str) -> None:
-        edit = self.edits.SpeakerEdit(segment.id, segment.speaker or None, speaker or None)
-        self._submit(self.store.apply_edit(self.transcript_id, edit), "speaker")
+    def set_speaker(self, segments: Sequence[SegmentState], speaker: str) -> None:
+        changes = tuple(
+            self.edits.SpeakerEdit(s.id, s.speaker or None, speaker or None)
+            for s in segments
+            if (s.speaker or "") != speaker
+        )
+        if not changes:
+            return
+        edit = changes[0] if len(changes) == 1 else self.edits.Batch(changes, label="speaker")
+        self._submit(self.store.apply_edit(self.transcript_id, edit), "speaker", label="speaker")
 
     def replace_texts(self, plan: Sequence[tuple[SegmentState, str]], label: str) -> None:
         if not plan:
@@ -159,7 +181,7 @@ class TranscriptSession:
             ),
             label=label,
         )
-        self._submit(self.store.apply_edit(self.transcript_id, batch), "batch")
+        self._submit(self.store.apply_edit(self.transcript_id, batch), "batch", label=label)
 
     # -- structure -----------------------------------------------------------------------
     def split(self, segment: SegmentState, at_char: int, at_time: float) -> None:
@@ -196,7 +218,7 @@ class TranscriptSession:
             return
         deletes = tuple(self.edits.DeleteSegment(s.id) for s in segments)
         edit = deletes[0] if len(deletes) == 1 else self.edits.Batch(deletes, label="delete")
-        self._submit(self.store.apply_edit(self.transcript_id, edit), "delete")
+        self._submit(self.store.apply_edit(self.transcript_id, edit), "delete", label="delete")
 
     def retranscribed(self, segment: SegmentState, output: Any, model_version: str) -> Future:
         edit = self.edits.RetranscribeSegment(segment.id, output, model_version)
@@ -239,14 +261,21 @@ class TranscriptSession:
         focus: int | str | None = None,
         focus_char: int = 0,
         text_of: int | None = None,
+        label: str | None = None,
     ) -> None:
         def done(f: Future) -> None:
-            self.post(lambda: self._finish(f, kind, focus, focus_char, text_of))
+            self.post(lambda: self._finish(f, kind, focus, focus_char, text_of, label))
 
         future.add_done_callback(done)
 
     def _finish(
-        self, future: Future, kind: str, focus, focus_char: int, text_of: int | None
+        self,
+        future: Future,
+        kind: str,
+        focus,
+        focus_char: int,
+        text_of: int | None,
+        label: str | None = None,
     ) -> None:
         if text_of is not None:
             self._in_flight[text_of] = max(0, self._in_flight.get(text_of, 1) - 1)
@@ -258,6 +287,8 @@ class TranscriptSession:
             self.listener.on_failure(self.describe_error(error))
             return
         result = future.result()
+        if label is not None and result.edit_id is not None and result.kind == "batch":
+            self.batch_labels[result.edit_id] = label
         changed = []
         new_ids = []
         for view in result.changed:
@@ -284,7 +315,7 @@ class TranscriptSession:
                 kind=result.kind,
                 changed=tuple(changed),
                 removed=tuple(result.removed),
-                history=history_of(result.history),
+                history=history_of(result.history, self.batch_labels),
                 focus_id=focus_id,
                 focus_char=focus_char,
             )

@@ -51,6 +51,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("insert", "&Insert Segment After", EDIT, ("Ctrl+Shift+Return",)),
     ActionSpec("delete_segment", "&Delete Segment", EDIT, ("Ctrl+Shift+Delete",)),
     ActionSpec("retime", "Edit Start and &End…", EDIT, ("Ctrl+T",)),
+    ActionSpec("speaker", "Set S&peaker…", EDIT, ("Ctrl+Shift+S",), "Name who speaks"),
     ActionSpec("set_start", "Set Start to Playback Position", EDIT, ("Ctrl+[",)),
     ActionSpec("set_end", "Set End to Playback Position", EDIT, ("Ctrl+]",)),
     ActionSpec(

@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
                 "insert",
                 "delete_segment",
                 "retime",
+                "speaker",
                 "set_start",
                 "set_end",
                 None,
@@ -321,6 +322,7 @@ class MainWindow(QMainWindow):
         a.connect("insert", self.insert_segment)
         a.connect("delete_segment", e.delete_selected)
         a.connect("retime", self.retime_segment)
+        a.connect("speaker", self.choose_speaker)
         a.connect("set_start", lambda: e.set_boundary_at_playhead("start"))
         a.connect("set_end", lambda: e.set_boundary_at_playhead("end"))
         a.connect("verify", e.verify_selected)
@@ -427,6 +429,7 @@ class MainWindow(QMainWindow):
             "insert",
             "delete_segment",
             "retime",
+            "speaker",
             "verify",
             "verify_all",
             "retranscribe",
@@ -733,6 +736,25 @@ class MainWindow(QMainWindow):
         dialog = RetimeDialog(segment.start, segment.end, playhead, self.editor.duration, self)
         if dialog.exec() and dialog.result_span is not None:
             self.editor.retime(*dialog.result_span)
+
+    def choose_speaker(self) -> None:
+        segment = self.editor.current_segment()
+        if segment is None:
+            return
+        from PySide6.QtWidgets import QInputDialog
+
+        names = self.editor.speakers()
+        current = names.index(segment.speaker) if segment.speaker in names else 0
+        name, ok = QInputDialog.getItem(
+            self,
+            "Set Speaker",
+            "Who speaks in the selected segments?",
+            names or [""],
+            current,
+            True,
+        )
+        if ok:
+            self.editor.set_speaker(name)
 
     def insert_segment(self) -> None:
         after, start, end = self.editor.insert_defaults()

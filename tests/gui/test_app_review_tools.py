@@ -172,3 +172,27 @@ def test_learning_opt_in_asks_consent_and_the_data_page_counts(qtbot, opened: Ma
     qtbot.waitUntil(lambda: dialog.count_labels["recordings"].text() == "0", timeout=20_000)
     assert not opened.editor.is_open
     assert store_of(opened).stats().recordings == 0
+
+
+def test_naming_the_speaker_of_segments(qtbot, opened: MainWindow) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    view = opened.editor.view
+    view.select_row(0)
+    view.selectionModel().select(
+        opened.transcript_model.index(1, 0),
+        view.selectionModel().SelectionFlag.Select | view.selectionModel().SelectionFlag.Rows,
+    )
+
+    def name(dialog: QInputDialog) -> None:
+        dialog.setTextValue("Priya")
+        dialog.accept()
+
+    answer_dialog("", name)
+    qtbot.keyClick(view, Qt.Key.Key_S, CTRL | SHIFT)
+    settle(qtbot, opened)
+    first, second = opened.editor.document[0], opened.editor.document[1]
+    assert (first.speaker, second.speaker) == ("Priya", "Priya")
+    assert store_of(opened).segment(first.id).speaker == "Priya"
+    assert opened.transcript_model.show_speakers
+    assert opened.actions["undo"].text() == "&Undo Speaker Change"

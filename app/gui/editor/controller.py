@@ -439,6 +439,19 @@ class TranscriptEditor(QObject):
             return
         self.retime(start, end)
 
+    def speakers(self) -> list[str]:
+        return sorted({s.speaker for s in self.document if s.speaker})
+
+    def set_speaker(self, speaker: str) -> None:
+        if not self._need():
+            return
+        segments = self.selected_segments()
+        if segments:
+            assert self.session is not None
+            self.session.set_speaker(segments, " ".join(speaker.split()))
+            if speaker.strip():
+                self.view.set_speaker_column_visible(True)
+
     # -- review --------------------------------------------------------------------------
     def verify_selected(self) -> None:
         if not self._need():
