@@ -93,3 +93,16 @@ def test_without_a_database_the_window_says_so(bare_window: MainWindow) -> None:
     bare_window._after_show()
     assert bare_window.message_bar.kind == "error"
     assert "database" in bare_window.message_bar.text
+
+
+def test_without_a_display_tiro_says_so_instead_of_aborting(monkeypatch, capsys) -> None:
+    import sys
+
+    from app.gui import run_app
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Qt needs no display server on this platform")
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    assert run_app([]) == 2
+    assert "no display found" in capsys.readouterr().err

@@ -10,6 +10,7 @@ engine). Workers bridge blocking work to Qt signals.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -66,11 +67,27 @@ def create_window(argv: Sequence[str] = (), services=None):
     return app, window
 
 
+def no_display_message() -> str | None:
+    """On Linux without a display Qt would abort the process; say so in one sentence instead."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no display found, so the window cannot open; run `tiro --help` for the commands "
+        "that work without one (for example `tiro transcribe FILE`)."
+    )
+
+
 def run_app(argv: Sequence[str]) -> int:
     """Open the main window and run until it closes; returns the exit status."""
     import multiprocessing
 
     multiprocessing.freeze_support()  # the transcription worker process, in frozen builds
+    problem = no_display_message()
+    if problem is not None:
+        sys.stderr.write(f"tiro: error: {problem}\n")
+        return 2
     app, window = create_window(argv)
     window.show()
     status = app.exec()

@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         left.setStretchFactor(0, 3)
         left.setStretchFactor(1, 1)
         left.setSizes([520, 200])
+        self.left_splitter = left
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -1065,6 +1066,8 @@ class MainWindow(QMainWindow):
             log.warning("a transcription did not stop within %.0f s", CLOSE_WAIT_SECONDS)
         self.player.close()
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.settings.save_splitter_state("main", self.splitter.saveState())
+        self.settings.save_splitter_state("left", self.left_splitter.saveState())
         self.settings.sync()
         if self.services is not None:
             try:
@@ -1078,6 +1081,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self.restoreState(state)
+        for name, splitter in (("main", self.splitter), ("left", self.left_splitter)):
+            saved = self.settings.splitter_state(name)
+            if saved is not None:
+                splitter.restoreState(saved)
 
     # -- errors --------------------------------------------------------------------------
     def show_exception(self, exc: BaseException) -> None:

@@ -167,3 +167,10 @@ class Settings:
     def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
         self._set("window/geometry", geometry)
         self._set("window/state", state)
+
+    def splitter_state(self, name: str) -> QByteArray | None:
+        value = self.qsettings.value(f"window/splitter_{name}")
+        return value if isinstance(value, QByteArray) else None
+
+    def save_splitter_state(self, name: str, state: QByteArray) -> None:
+        self._set(f"window/splitter_{name}", state)
