@@ -14,6 +14,7 @@ import importlib
 import logging
 import logging.handlers
 import multiprocessing as mp
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -59,8 +60,19 @@ def _portable(exc: BaseException) -> BaseException:
     return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
+WORKER_NICENESS = 5
+
+
+def _lower_priority() -> None:
+    """The model may use every core; the window must still get one the moment it needs it."""
+    # Windows has no nice(); failing to lower the priority only costs smoothness.
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(WORKER_NICENESS)
+
+
 def _child_main(conn, target: str) -> None:  # runs in the worker process
     _child_logging()
+    _lower_priority()
     jobs: queue.Queue[tuple | None] = queue.Queue()
     cancel = threading.Event()
 
