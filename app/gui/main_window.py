@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
         )
         self.editor.follow_playback = self.settings.follow_playback
         self.editor_panel.view.app_shortcut = self._is_app_shortcut
+        self.editor_panel.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.editor_panel.view.customContextMenuRequested.connect(self._segment_menu)
         self.player_bar = PlayerBar(self.player, self.actions, self)
         self._build_layout()
         self._build_menus()
@@ -727,6 +729,36 @@ class MainWindow(QMainWindow):
         if paths:
             event.acceptProposedAction()
             self.import_files(paths)
+
+    def _segment_menu(self, pos) -> None:
+        """Right-click on a segment: the commands that act on it."""
+        view = self.editor_panel.view
+        index = view.indexAt(pos)
+        if not index.isValid():
+            return
+        if index.row() not in view.selected_rows():
+            view.select_row(index.row(), scroll=False)
+        menu = QMenu(self)
+        for action_id in (
+            "play_segment",
+            None,
+            "split",
+            "merge",
+            "insert",
+            "delete_segment",
+            None,
+            "retime",
+            "speaker",
+            None,
+            "verify",
+            "retranscribe",
+        ):
+            if action_id is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(self.actions[action_id])
+        menu.popup(view.viewport().mapToGlobal(pos))
+        self._context_menu = menu
 
     # -- editing dialogs -----------------------------------------------------------------
     def retime_segment(self) -> None:
