@@ -11,7 +11,7 @@ import gc
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, Qt, QThreadPool, QTimer, QUrl
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -91,6 +91,11 @@ class MainWindow(QMainWindow):
         self._library_refresh_soon.setSingleShot(True)
         self._library_refresh_soon.setInterval(2000)
         self._library_refresh_soon.timeout.connect(self.refresh_library)
+
+        # Background work shares Qt's thread pool: a transcription holds one thread for its
+        # whole length, so keep others free for opening, searching and decoding.
+        pool = QThreadPool.globalInstance()
+        pool.setMaxThreadCount(max(pool.maxThreadCount(), 4))
 
         # pieces
         self.player = player or PlaybackController(parent=self)
