@@ -17,6 +17,7 @@ import multiprocessing as mp
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -172,93 +173,21 @@ class ProcessTranscriber:
                 raise RuntimeError("the transcription worker is busy")
             self._ensure_started()
             self._busy = True
+            job = _Job(self, self._conn, self._process, progress, cancel)
         source = str(source) if hasattr(source, "__fspath__") else source
         try:
-            self._conn.send(("job", source, options, bundle))
-            info = self._until_info(progress, cancel)
+            job.conn.send(("job", source, options, bundle))
+            info = job.until_info()
         except BaseException:
             self._busy = False
             raise
-        return self._segments(progress, cancel), info
+        return job.segments(), info
 
-    def _receive(self, cancel: threading.Event | None, cancel_sent: list[bool]) -> tuple:
-        while True:
-            if cancel is not None and cancel.is_set() and not cancel_sent[0]:
-                with contextlib.suppress(OSError):
-                    self._conn.send(("cancel",))
-                cancel_sent[0] = True
-            try:
-                if self._conn.poll(POLL_SECONDS):
-                    return self._conn.recv()
-            except (EOFError, OSError) as exc:
+    def _job_ended(self, job: _Job, crashed: bool) -> None:
+        with self._lock:
+            if crashed and self._conn is job.conn:
                 self._discard()
-                raise WorkerCrashed(CRASHED) from exc
-            if not self.running:
-                self._discard()
-                raise WorkerCrashed(CRASHED)
-
-    def _until_info(self, progress, cancel) -> Any:
-        sent = [False]
-        while True:
-            message = self._receive(cancel, sent)
-            kind = message[0]
-            if kind == "info":
-                self._cancel_sent = sent
-                return message[1]
-            if kind == "progress" and progress is not None:
-                progress(message[1])
-            elif kind == "error":
-                raise message[1]
-            elif kind == "cancelled":
-                raise TranscriptionCancelled("The transcription was cancelled.")
-
-    def _segments(self, progress, cancel) -> Iterator[Any]:
-        sent = getattr(self, "_cancel_sent", [False])
-        finished = False
-        try:
-            while True:
-                message = self._receive(cancel, sent)
-                kind = message[0]
-                if kind == "segment":
-                    yield message[1]
-                elif kind == "progress":
-                    if progress is not None:
-                        progress(message[1])
-                elif kind == "done":
-                    finished = True
-                    return
-                elif kind == "cancelled":
-                    finished = True
-                    raise TranscriptionCancelled("The transcription was cancelled.")
-                elif kind == "error":
-                    finished = True
-                    raise message[1]
-        except WorkerCrashed:
-            finished = True
-            raise
-        finally:
-            if not finished:
-                self._abandon()
             self._busy = False
-
-    def _abandon(self, timeout: float = 5.0) -> None:
-        """The caller stopped reading: cancel the child's job and drain what it still sends."""
-        import time
-
-        try:
-            self._conn.send(("cancel",))
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self._conn.poll(POLL_SECONDS) and self._conn.recv()[0] in (
-                    "done",
-                    "cancelled",
-                    "error",
-                ):
-                    return
-        except (EOFError, OSError):
-            pass
-        log.warning("the transcription worker did not stop in time; replacing it")
-        self._discard()
 
     def close(self, timeout: float = 3.0) -> None:
         with self._lock:
@@ -267,3 +196,91 @@ class ProcessTranscriber:
                     self._conn.send(("quit",))
                 self._process.join(timeout)
             self._discard()
+
+
+class _Job:
+    """One transcription's conversation with the worker, on the connection it started on
+    (so a late clean-up can never talk to a newer worker)."""
+
+    def __init__(self, owner: ProcessTranscriber, conn, process, progress, cancel) -> None:
+        self.owner = owner
+        self.conn = conn
+        self.process = process
+        self.progress = progress
+        self.cancel = cancel
+        self.cancel_sent = False
+
+    def receive(self) -> tuple:
+        while True:
+            if self.cancel is not None and self.cancel.is_set() and not self.cancel_sent:
+                with contextlib.suppress(OSError):
+                    self.conn.send(("cancel",))
+                self.cancel_sent = True
+            try:
+                if self.conn.poll(POLL_SECONDS):
+                    return self.conn.recv()
+            except (EOFError, OSError) as exc:
+                raise WorkerCrashed(CRASHED) from exc
+            if not self.process.is_alive():
+                raise WorkerCrashed(CRASHED)
+
+    def until_info(self) -> Any:
+        try:
+            while True:
+                kind, *payload = self.receive()
+                if kind == "info":
+                    return payload[0]
+                if kind == "progress" and self.progress is not None:
+                    self.progress(payload[0])
+                elif kind == "error":
+                    raise payload[0]
+                elif kind == "cancelled":
+                    raise TranscriptionCancelled("The transcription was cancelled.")
+        except WorkerCrashed:
+            self.owner._job_ended(self, crashed=True)
+            raise
+
+    def segments(self) -> Iterator[Any]:
+        finished = crashed = False
+        try:
+            while True:
+                kind, *payload = self.receive()
+                if kind == "segment":
+                    yield payload[0]
+                elif kind == "progress":
+                    if self.progress is not None:
+                        self.progress(payload[0])
+                elif kind == "done":
+                    finished = True
+                    return
+                elif kind == "cancelled":
+                    finished = True
+                    raise TranscriptionCancelled("The transcription was cancelled.")
+                elif kind == "error":
+                    finished = True
+                    raise payload[0]
+        except WorkerCrashed:
+            finished = crashed = True
+            raise
+        finally:
+            if not finished:
+                crashed = not self.abandon()
+            self.owner._job_ended(self, crashed)
+
+    def abandon(self, timeout: float = 5.0) -> bool:
+        """The caller stopped reading: cancel the child's job and drain what it still sends.
+        False if the worker did not settle (it is then replaced)."""
+        try:
+            self.conn.send(("cancel",))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.conn.poll(POLL_SECONDS) and self.conn.recv()[0] in (
+                    "done",
+                    "cancelled",
+                    "error",
+                ):
+                    return True
+        except (EOFError, OSError):
+            pass
+        log.warning("the transcription worker did not stop in time; replacing it")
+        return False
