@@ -396,7 +396,7 @@ class MainWindow(QMainWindow):
         self.actions["learning"].blockSignals(True)
         self.actions["learning"].setChecked(self._consent_enabled())
         self.actions["learning"].blockSignals(False)
-        run_in_thread(
+        self._background(
             self.services.warm_up, failed=lambda exc: log.warning("warm-up failed: %s", exc)
         )
 
@@ -492,7 +492,7 @@ class MainWindow(QMainWindow):
             elif self.loaded is not None:
                 self.library_panel.select_transcript(self.loaded.transcript_id)
 
-        run_in_thread(
+        self._background(
             self.services.library,
             query,
             done=show,
@@ -536,7 +536,7 @@ class MainWindow(QMainWindow):
             self.opening = None
             self._show_loaded(loaded)
 
-        run_in_thread(
+        self._background(
             self.services.load,
             transcript_id,
             done=show,
@@ -594,7 +594,7 @@ class MainWindow(QMainWindow):
                     "warning",
                 )
 
-        run_in_thread(
+        self._background(
             self.services.playback_audio, loaded.recording_id, path, done=ready, failed=failed
         )
 
@@ -651,6 +651,10 @@ class MainWindow(QMainWindow):
             name=f"{self.loaded.title} · {len(segment_ids)} segment"
             + ("s" if len(segment_ids) != 1 else ""),
         )
+
+    def _background(self, fn, *args, done=None, failed=None):
+        """Blocking work in the thread pool; its answer is dropped if the window has closed."""
+        return run_in_thread(fn, *args, done=done, failed=failed, owner=self)
 
     def _make_session(self, transcript_id: int, segments, listener):
         assert self.services is not None
@@ -715,7 +719,7 @@ class MainWindow(QMainWindow):
             self.editor.set_history(loaded.history)
             self.editor.refresh_header()
 
-        run_in_thread(
+        self._background(
             self.services.load,
             transcript_id,
             done=apply,
@@ -841,7 +845,7 @@ class MainWindow(QMainWindow):
                 self.services.store.write(lambda _conn: None).result()
             return self.services.export(transcript_id, fmt, target)
 
-        run_in_thread(
+        self._background(
             export,
             done=done,
             failed=lambda exc: self.notify(user_message(exc, "exporting"), "error"),
@@ -883,7 +887,7 @@ class MainWindow(QMainWindow):
             self.notify(f"Deleted “{row.name}” and everything made from it.", "info")
             self.refresh_library()
 
-        run_in_thread(
+        self._background(
             self.services.delete_recordings,
             [row.recording_id],
             done=done,
@@ -1011,7 +1015,7 @@ class MainWindow(QMainWindow):
         self._learning_dialog = dialog
 
         def load() -> None:
-            run_in_thread(
+            self._background(
                 self.services.learning_figures,
                 done=dialog.show_figures,
                 failed=lambda exc: dialog.show_error(user_message(exc, "counting")),
@@ -1031,7 +1035,7 @@ class MainWindow(QMainWindow):
                 "Zip archive (*.zip)",
             )
             if path:
-                run_in_thread(
+                self._background(
                     self.services.export_learning_data,
                     Path(path),
                     done=lambda report: self.notify(
@@ -1051,7 +1055,7 @@ class MainWindow(QMainWindow):
             )
             if answer == QMessageBox.StandardButton.Yes:
                 self._close_open_transcript()
-                run_in_thread(
+                self._background(
                     self.services.delete_recordings,
                     None,
                     done=lambda _r: (

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 from superqt.utils import FunctionWorker
 
@@ -20,18 +21,28 @@ log = logging.getLogger(__name__)
 _running: set[FunctionWorker] = set()
 
 
+def _alive(owner: object | None) -> bool:
+    """False once the widget the answer was for is closing or gone."""
+    if owner is None:
+        return True
+    return shiboken6.isValid(owner) and not getattr(owner, "_closing", False)
+
+
 def run_in_thread(
     fn: Callable[..., Any],
     *args: Any,
     done: Callable[[Any], None] | None = None,
     failed: Callable[[BaseException], None] | None = None,
+    owner: object | None = None,
 ) -> FunctionWorker:
+    """Run ``fn(*args)`` in the pool; ``done``/``failed`` run on the UI thread, unless
+    ``owner`` has closed in the meantime."""
     worker = FunctionWorker(fn, *args)
     _running.add(worker)
     if done is not None:
-        worker.returned.connect(done)
+        worker.returned.connect(lambda value: _alive(owner) and done(value))
     if failed is not None:
-        worker.errored.connect(failed)
+        worker.errored.connect(lambda exc: _alive(owner) and failed(exc))
     else:
         worker.errored.connect(lambda exc: log.error("background task failed", exc_info=exc))
     worker.finished.connect(lambda: _running.discard(worker))
