@@ -258,3 +258,28 @@ def test_export_writes_the_corrected_text_and_counts_as_review(
         window.export_to(out, fmt)
         qtbot.waitUntil(out.exists, timeout=10_000)
         assert "exported." in out.read_text(encoding="utf-8")
+
+
+def test_switching_transcripts_mid_edit_saves_it_and_keeps_them_apart(
+    qtbot, window: MainWindow, transcribed_meeting
+) -> None:
+    first_id = seed_transcript(window.services, transcribed_meeting)
+    second_id = (
+        store_of(window)
+        .create_transcript(
+            store_of(window).transcript(first_id).recording_id, "other", "none", status="running"
+        )
+        .result()
+    )
+    store_of(window).append_segments(second_id, transcribed_meeting.segments[:2]).result()
+    open_and_wait(qtbot, window, first_id)
+    editor = click_text_end(qtbot, window, 0)
+    qtbot.keyClicks(editor, " (switching)")
+    edited_id = window.editor.document[0].id
+    window.open_transcript(second_id)  # before the pause that would commit the typing
+    qtbot.waitUntil(lambda: window.editor.transcript_id == second_id, timeout=5000)
+    settle(qtbot, window)
+    qtbot.wait(300)
+    assert store_of(window).segment(edited_id).text.endswith("(switching)")
+    assert len(window.editor.document) == 2
+    assert edited_id not in {s.id for s in window.editor.document}

@@ -127,7 +127,9 @@ class TranscriptEditor(QObject):
         self.live = live
         self.model.set_document(TranscriptDocument(transcript_id, segments))
         self.session = (
-            self.session_factory(transcript_id, segments, self) if self.session_factory else None
+            self.session_factory(transcript_id, segments, _Relay(self, transcript_id))
+            if self.session_factory
+            else None
         )
         self.tracker = PlayThroughTracker()
         self.set_history(history or History())
@@ -718,3 +720,27 @@ class TranscriptEditor(QObject):
         else:
             t = tokens[index]
             editor.set_playing_word(py_to_qt_offset(text, t.first), py_to_qt_offset(text, t.last))
+
+
+class _Relay:
+    """Forwards one session's answers to the editor while its transcript is the open one
+    (a late answer for a transcript that was closed must not land in the next one).
+    Failures always get through: the person must hear about them."""
+
+    def __init__(self, editor: TranscriptEditor, transcript_id: int) -> None:
+        self.editor = editor
+        self.transcript_id = transcript_id
+
+    def _current(self) -> bool:
+        return self.editor.transcript_id == self.transcript_id
+
+    def on_outcome(self, outcome: EditOutcome) -> None:
+        if self._current():
+            self.editor.on_outcome(outcome)
+
+    def on_failure(self, message: str) -> None:
+        self.editor.on_failure(message)
+
+    def on_reviewed(self, segment_ids: set[int], reviewed: bool, source: str | None) -> None:
+        if self._current():
+            self.editor.on_reviewed(segment_ids, reviewed, source)
