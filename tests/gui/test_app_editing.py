@@ -283,3 +283,16 @@ def test_switching_transcripts_mid_edit_saves_it_and_keeps_them_apart(
     assert store_of(window).segment(edited_id).text.endswith("(switching)")
     assert len(window.editor.document) == 2
     assert edited_id not in {s.id for s in window.editor.document}
+
+
+def test_quitting_right_after_typing_loses_nothing(qtbot, make_window, transcribed_meeting) -> None:
+    window = make_window()
+    transcript_id = seed_transcript(window.services, transcribed_meeting)
+    open_and_wait(qtbot, window, transcript_id)
+    editor = click_text_end(qtbot, window, 0)
+    qtbot.keyClicks(editor, " last words")
+    segment_id = window.editor.document[0].id
+    window.close()  # no pause, no Enter: the typing is still in the box
+    again = make_window()
+    open_and_wait(qtbot, again, transcript_id)
+    assert again.editor.document.by_id(segment_id).text.endswith("last words")
