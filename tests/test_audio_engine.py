@@ -230,3 +230,16 @@ def test_missing_microphone_becomes_one_sentence(tmp_path: Path) -> None:
 def test_level_meter_in_dbfs() -> None:
     assert level_db(np.zeros(100, np.float32)) == -90.0
     assert level_db(np.full(100, 0.5, np.float32)) == pytest.approx(-6.02, abs=0.01)
+
+
+def test_waveform_peaks_follow_the_speech(speech: np.ndarray) -> None:
+    from app.audio.envelope import peaks
+    from app.audio.pcm_cache import Int16Samples
+
+    silence = np.zeros(RATE, dtype=np.float32)
+    signal = np.concatenate([silence, speech, silence])
+    levels = peaks(Int16Samples((signal * 32767).astype("<i2")), 100)
+    assert levels.shape == (100,) and levels.max() == pytest.approx(1.0)
+    edge = int(100 * len(silence) / len(signal))
+    assert levels[: edge - 1].max() < 0.01 and levels[-(edge - 1) :].max() < 0.01
+    assert levels[edge + 1 : -edge - 1].mean() > 0.1

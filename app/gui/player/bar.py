@@ -18,6 +18,7 @@ from app.audio.player import SPEED_STEPS
 from app.editing.timefmt import format_time
 from app.gui.icons import icon
 from app.gui.player.controller import PlaybackController
+from app.gui.player.waveform import WaveformSlider
 
 SLIDER_STEPS_PER_SECOND = 10
 
@@ -68,7 +69,7 @@ class PlayerBar(QFrame):
         self.duration_label.setFont(mono)
         self.duration_label.setStyleSheet("color: #6b7280")
 
-        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider = WaveformSlider(self)
         self.slider.setAccessibleName("Seek")
         self.slider.setRange(0, 0)
         self.slider.setPageStep(5 * SLIDER_STEPS_PER_SECOND)
@@ -125,6 +126,8 @@ class PlayerBar(QFrame):
         controller.loopChanged.connect(self._show_loop)
         controller.loaded.connect(self.set_duration)
         controller.unloaded.connect(lambda: self.set_duration(0.0))
+        controller.unloaded.connect(lambda: self.slider.set_envelope(None))
+        controller.envelopeReady.connect(self.slider.set_envelope)
         self.show_speed(controller.speed)
         self.show_playing(False)
         self.set_duration(0.0)

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 TICK_MS = 33
 RESUME_AFTER_TYPING_MS = 1200
 RESUME_REWIND_SECONDS = 1.0
+ENVELOPE_BUCKETS = 2000
 
 
 class PlaybackController(QObject):
@@ -33,6 +34,7 @@ class PlaybackController(QObject):
     unloaded = Signal()
     failed = Signal(str)  # one sentence for the user
     ended = Signal()
+    envelopeReady = Signal(object)  # peak levels for the waveform (numpy array)
 
     def __init__(self, player: Player | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +65,18 @@ class PlaybackController(QObject):
         self.source_key = key
         self.loaded.emit(self.player.duration)
         self.positionChanged.emit(0.0)
+        self._outline(key, samples)
+
+    def _outline(self, key: object, samples) -> None:
+        """The waveform, computed off the UI thread (a few hundred ms for three hours)."""
+        from app.audio.envelope import peaks
+        from app.gui.workers import run_in_thread
+
+        def ready(envelope) -> None:
+            if self.source_key == key:
+                self.envelopeReady.emit(envelope)
+
+        run_in_thread(peaks, samples, ENVELOPE_BUCKETS, done=ready, owner=self)
 
     def unload(self) -> None:
         self.pause()
