@@ -215,7 +215,12 @@ class Services:
             language=info.language,
             status="running",
         ).result()
-        yield JobStarted(transcript_id, float(info.duration or media.duration), path.name)
+        yield JobStarted(
+            transcript_id,
+            float(info.duration or media.duration),
+            path.name,
+            tuple(getattr(info, "notices", ()) or ()),
+        )
         status, error = "failed", None
         try:
             reported = 0.0

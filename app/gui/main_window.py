@@ -671,6 +671,8 @@ class MainWindow(QMainWindow):
         return self.services.run_job(request, cancel)
 
     def _job_started(self, item: QueueItem) -> None:
+        for notice in item.notices:
+            self.notify(notice, "warning")
         self.refresh_library()
         if item.request.kind != "retranscribe" and (self.loaded is None or not self.editor.is_open):
             self.open_transcript(item.transcript_id)  # watch the first one come in

@@ -26,6 +26,7 @@ class JobStarted:
     transcript_id: int
     duration: float
     name: str
+    notices: tuple[str, ...] = ()  # what the engine wants the person to know (e.g. a fallback)
 
 
 @dataclass(frozen=True, slots=True)

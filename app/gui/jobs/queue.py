@@ -46,6 +46,7 @@ class QueueItem:
     message: str = ""
     transcript_id: int | None = None
     duration: float = 0.0
+    notices: tuple[str, ...] = ()
     cancel: threading.Event = field(default_factory=threading.Event)
     started_at: float = 0.0
 
@@ -193,6 +194,7 @@ class TranscriptionQueue(QAbstractListModel):
         elif isinstance(event, JobStarted):
             item.transcript_id = event.transcript_id
             item.duration = event.duration
+            item.notices = event.notices
             if event.name:
                 item.name = event.name
             self._changed(item)
