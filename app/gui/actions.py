@@ -8,6 +8,7 @@ so they work while typing in a segment.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,14 @@ class ActionSpec:
 
 
 FILE, EDIT, VIEW, PLAY, LEARN, HELP = "File", "Edit", "View", "Playback", "Learning", "Help"
+
+
+def _alt(arrow: str) -> tuple[str, ...]:
+    """Alt+arrow for playback, except on macOS, where Option+arrow moves by word in text:
+    there Cmd+Option+arrow (Qt's Ctrl is the Command key)."""
+    if sys.platform == "darwin":
+        return (f"Ctrl+Alt+{arrow}",)
+    return (f"Alt+{arrow}", f"Ctrl+Alt+{arrow}")
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("import", "&Import Audio or Video…", FILE, ("Ctrl+O",), "Add files to transcribe"),
@@ -67,10 +76,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("search_library", "&Search Library", VIEW, ("Ctrl+K",)),
     ActionSpec("play_pause", "&Play / Pause", PLAY, ("Ctrl+Space", "Media Play")),
     ActionSpec("play_segment", "Play from &Segment Start", PLAY, ("Ctrl+Shift+Space",)),
-    ActionSpec("rewind", "&Rewind", PLAY, ("Alt+Left",)),
-    ActionSpec("forward", "&Forward", PLAY, ("Alt+Right",)),
-    ActionSpec("slower", "S&lower", PLAY, ("Alt+Down",)),
-    ActionSpec("faster", "F&aster", PLAY, ("Alt+Up",)),
+    ActionSpec("rewind", "&Rewind", PLAY, _alt("Left")),
+    ActionSpec("forward", "&Forward", PLAY, _alt("Right")),
+    ActionSpec("slower", "S&lower", PLAY, _alt("Down")),
+    ActionSpec("faster", "F&aster", PLAY, _alt("Up")),
     ActionSpec("normal_speed", "&Normal Speed", PLAY, ("Alt+0",)),
     ActionSpec("loop", "&Loop Current Segment", PLAY, ("Ctrl+L",), checkable=True),
     ActionSpec("typing_pauses", "&Typing Pauses Playback", PLAY, (), checkable=True),
