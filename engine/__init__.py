@@ -8,20 +8,29 @@ that cross into the other layers.
 from engine.errors import (
     AudioDecodeError,
     EngineError,
+    ExportError,
+    ModelCorruptError,
     ModelError,
     ModelMissingError,
     TranscriptionCancelled,
+    UnknownBackendError,
 )
-from engine.types import Segment, TranscribeOptions, TranscriptionInfo, Word
+from engine.transcriber import transcribe
+from engine.types import MediaInfo, Segment, TranscribeOptions, TranscriptionInfo, Word
 
 __all__ = [
     "AudioDecodeError",
     "EngineError",
+    "ExportError",
+    "MediaInfo",
+    "ModelCorruptError",
     "ModelError",
     "ModelMissingError",
     "Segment",
     "TranscribeOptions",
     "TranscriptionCancelled",
     "TranscriptionInfo",
+    "UnknownBackendError",
     "Word",
+    "transcribe",
 ]
