@@ -14,6 +14,13 @@ What it reports, per segment:
   when that native call is unavailable on a platform.
 - compression_ratio: gzip ratio of the segment text.
 
+Input: the log-mel features come from ``engine.features.log_mel`` — the very
+features the CTranslate2 backend decodes — and are handed to whisper.cpp with
+``whisper_set_mel`` (``whisper_full`` with no samples then decodes them), so both
+backends see identical input. (whisper.cpp's own mel differs slightly: it pads 30 s
+of zeros before the log-mel and uses its own FFT; with it, 3 of the 10 general
+clips came out differently from CTranslate2.)
+
 Streaming: ``whisper_full`` runs in a worker thread; segments are collected at
 each window boundary (the encoder-begin callback) and after the call, and
 yielded as they arrive. (The new-segment callback cannot be used: with DTW
@@ -55,6 +62,7 @@ from engine.backends.base import (
 )
 from engine.bundle import ModelBundle
 from engine.errors import ModelCorruptError, ModelMissingError, TranscriptionCancelled
+from engine.features import log_mel
 from engine.types import Segment, Word
 
 log = logging.getLogger(__name__)
@@ -202,8 +210,12 @@ class WhisperCppBackend:
         check_cancel(cancel)
         import _pywhispercpp as pw
 
-        samples = np.ascontiguousarray(pcm, dtype=np.float32)
-        duration = len(samples) / SAMPLE_RATE
+        duration = len(pcm) / SAMPLE_RATE
+        # The same log-mel features as the CTranslate2 backend (engine.features), handed to
+        # whisper.cpp directly: both backends decode identical inputs.
+        features = log_mel(pcm)
+        mel = np.ascontiguousarray(features[:, :-1])
+        no_samples = np.zeros(0, dtype=np.float32)
         params = self._params(settings)
         stop = threading.Event()
         out: queue.Queue[Any] = queue.Queue()
@@ -242,7 +254,9 @@ class WhisperCppBackend:
                             TranscriptionCancelled("transcription cancelled; nothing was saved.")
                         )
                         return
-                    status = pw.whisper_full(self._ctx, params, samples, len(samples))
+                    status = pw.whisper_set_mel(self._ctx, mel, mel.shape[1], mel.shape[0])
+                    if status == 0:  # no samples: whisper_full decodes the mel set above
+                        status = pw.whisper_full(self._ctx, params, no_samples, 0)
                     if should_stop():
                         out.put(
                             TranscriptionCancelled("transcription cancelled; nothing was saved.")
