@@ -4,6 +4,7 @@ personalization, fallback, caching and hot swap."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import threading
@@ -105,13 +106,13 @@ def test_chunk_boundaries_never_cut_or_repeat_words(speech_loop, monkeypatch) ->
     assert counts.insertions <= whole_counts.insertions + 2  # no repeated words
     assert counts.deletions <= whole_counts.deletions + 2  # no lost words
     ends = [(s.start, s.end) for s in chunked]
-    assert all(a_end <= b_start + 1e-6 for (_, a_end), (b_start, _) in zip(ends, ends[1:]))
+    assert all(a_end <= b_start + 1e-6 for (_, a_end), (b_start, _) in itertools.pairwise(ends))
 
 
 def _peak_traced_memory(path: Path) -> tuple[float, int]:
     tracemalloc.start()
     try:
-        segments, info = transcribe(path, GREEDY)
+        segments, _info = transcribe(path, GREEDY)
         count = sum(1 for _ in segments)
         return tracemalloc.get_traced_memory()[1], count
     finally:
@@ -159,7 +160,7 @@ def test_cancel_from_another_thread_stops_within_a_second(speech_loop, backend: 
     def job() -> None:
         segments, _ = transcribe(long, dataclasses.replace(GREEDY, backend=backend), cancel=cancel)
         try:
-            for segment in segments:
+            for _segment in segments:
                 produced.append(time.monotonic())
         except BaseException as exc:
             outcome["error"] = exc
