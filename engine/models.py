@@ -184,18 +184,24 @@ def _fallback(notice: str) -> ServingModel:
 # ----------------------------------------------------------------------------- loaded backends
 
 
-_loaded: OrderedDict[tuple[str, str, str, int], Backend] = OrderedDict()
+_Key = tuple[str, str, str, str, int]
+_loaded: OrderedDict[_Key, Backend] = OrderedDict()
 _loaded_lock = threading.Lock()
-_loading_locks: dict[tuple[str, str, str, int], threading.Lock] = {}
+_loading_locks: dict[_Key, threading.Lock] = {}
 
 
-def _key(name: str, weights: ModelBundle, threads: int) -> tuple[str, str, str, int]:
+def _key(name: str, variant: str, weights: ModelBundle, threads: int) -> _Key:
     directory = str(weights.directory.resolve()) if weights.directory else ""
-    return (name, directory, weights.version, threads)
+    return (name, variant, directory, weights.version, threads)
 
 
-def _load(name: str, weights: ModelBundle, threads: int) -> Backend:
-    key = _key(name, weights, threads)
+def _new_backend(name: str, variant: str) -> Backend:
+    cls = backend_class(name)
+    return cls(variant=variant) if name == "whispercpp" else cls()
+
+
+def _load(name: str, weights: ModelBundle, threads: int, variant: str) -> Backend:
+    key = _key(name, variant, weights, threads)
     with _loaded_lock:
         if key in _loaded:
             _loaded.move_to_end(key)
@@ -205,7 +211,7 @@ def _load(name: str, weights: ModelBundle, threads: int) -> Backend:
         with _loaded_lock:
             if key in _loaded:
                 return _loaded[key]
-        backend = backend_class(name)()
+        backend = _new_backend(name, variant)
         backend.load(weights, threads)
         with _loaded_lock:
             _loaded[key] = backend
@@ -217,10 +223,17 @@ def _load(name: str, weights: ModelBundle, threads: int) -> Backend:
         return backend
 
 
-def acquire(name: str, serving: ServingModel, threads: int) -> tuple[Backend, ServingModel]:
-    """A loaded backend for ``serving``; falls back to the base model if its weights fail."""
+def acquire(
+    name: str, serving: ServingModel, threads: int, variant: str = "f16"
+) -> tuple[Backend, ServingModel]:
+    """A loaded backend for ``serving``; falls back to the base model if its weights fail.
+
+    ``variant`` picks the whisper.cpp weight type ("f16" or "q8_0"); CTranslate2
+    ignores it.
+    """
+    variant = variant if name == "whispercpp" else ""
     try:
-        return _load(name, serving.weights, threads), serving
+        return _load(name, serving.weights, threads, variant), serving
     except ModelError as exc:
         if serving.weights.kind == "base":
             raise
@@ -231,7 +244,7 @@ def acquire(name: str, serving: ServingModel, threads: int) -> tuple[Backend, Se
         log.warning("%s", notice)
         base = base_bundle()
         fallback = replace(serving, bundle=base, weights=base, notices=(*serving.notices, notice))
-        return _load(name, base, threads), fallback
+        return _load(name, base, threads, variant), fallback
 
 
 def loaded_count() -> int:

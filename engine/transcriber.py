@@ -50,6 +50,7 @@ class EngineDefaults:
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     condition_on_previous_text: bool = False
     vad: bool = False
+    ggml_variant: str = "f16"
     first_chunk_seconds: float = 120.0
     chunk_seconds: float = 600.0
 
@@ -95,7 +96,7 @@ def transcribe(
     backend_class(backend_name)  # unknown names fail before any model loads
     threads = options.threads or default_threads()
     serving = models.resolve(bundle)
-    backend, serving = models.acquire(backend_name, serving, threads)
+    backend, serving = models.acquire(backend_name, serving, threads, DEFAULTS.ggml_variant)
     notices = list(serving.notices)
     settings, resolved = _settings(options, serving.bundle, backend_name, threads, notices)
     info = TranscriptionInfo(

@@ -108,7 +108,8 @@ def _check_ggml_file(path: Path, version: str) -> None:
 class WhisperCppBackend:
     name = "whispercpp"
 
-    def __init__(self) -> None:
+    def __init__(self, variant: str = "f16") -> None:
+        self.variant = variant  # ggml weight type: "f16" or "q8_0"
         self._ctx: Any = None
         self._native: NativeContext | None = None
         self._lock = threading.Lock()
@@ -120,10 +121,14 @@ class WhisperCppBackend:
         return self._sha256
 
     def load(self, bundle: ModelBundle, threads: int) -> None:
-        path = bundle.ggml_path
+        variant_path = getattr(bundle, "ggml_variant_path", None)
+        if variant_path is not None:
+            path = variant_path(self.variant)
+        else:
+            path = bundle.ggml_path if self.variant == "f16" else None
         if path is None:
             raise ModelMissingError(
-                f"model {bundle.version} has no whisper.cpp weights; "
+                f"model {bundle.version} has no whisper.cpp weights ({self.variant}); "
                 "use the CTranslate2 backend or reinstall Tiro."
             )
         _check_ggml_file(path, bundle.version)
@@ -152,7 +157,8 @@ class WhisperCppBackend:
         self._ctx = ctx
         self._native = native
         self._threads = max(1, threads)
-        self._sha256 = bundle.files.get("weights/ggml-model.bin", "")
+        relative = path.relative_to(bundle.directory).as_posix() if bundle.directory else ""
+        self._sha256 = bundle.files.get(relative, "")
 
     def close(self) -> None:
         with self._lock:
