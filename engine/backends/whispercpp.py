@@ -121,11 +121,7 @@ class WhisperCppBackend:
         return self._sha256
 
     def load(self, bundle: ModelBundle, threads: int) -> None:
-        variant_path = getattr(bundle, "ggml_variant_path", None)
-        if variant_path is not None:
-            path = variant_path(self.variant)
-        else:
-            path = bundle.ggml_path if self.variant == "f16" else None
+        path = bundle.ggml_variant_path(self.variant)
         if path is None:
             raise ModelMissingError(
                 f"model {bundle.version} has no whisper.cpp weights ({self.variant}); "

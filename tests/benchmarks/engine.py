@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.models import base_bundle
 
     base = base_bundle()
-    variants = [v for v in ("f16", "q8_0") if _has_variant(base, v)]
+    variants = [v for v in ("f16", "q8_0") if base.ggml_variant_path(v) is not None]
     rows = main_rows(variants) + (explore_rows() if args.explore else [])
     if args.only:
         rows = [r for r in rows if any(o in r.name for o in args.only)]
@@ -264,13 +264,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(table, indent=2))
     return 0
-
-
-def _has_variant(bundle, variant: str) -> bool:
-    finder = getattr(bundle, "ggml_variant_path", None)
-    if finder is None:
-        return variant == "f16" and bundle.ggml_path is not None
-    return finder(variant) is not None
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import os
 import threading
 import time
@@ -18,7 +17,14 @@ from media_factory import write_audio
 
 import engine.transcriber as transcriber
 from engine import audio, models, transcribe
-from engine.bundle import MANIFEST_NAME, CorrectionRule, LexiconTerm, ModelBundle, file_sha256
+from engine.bundle import (
+    MANIFEST_NAME,
+    CorrectionRule,
+    LexiconTerm,
+    ModelBundle,
+    file_sha256,
+    write_manifest,
+)
 from engine.corpus import read_manifest
 from engine.errors import TranscriptionCancelled, UnknownBackendError
 from engine.scoring import error_counts, normalize
@@ -196,8 +202,7 @@ def test_cancel_before_start_raises_at_once(general_corpus: Path) -> None:
 def _write_bundle(bundle: ModelBundle) -> ModelBundle:
     assert bundle.directory is not None
     bundle.directory.mkdir(parents=True, exist_ok=True)
-    manifest = bundle.directory / MANIFEST_NAME
-    manifest.write_text(json.dumps(bundle.to_manifest(), indent=2), encoding="utf-8")
+    write_manifest(bundle)
     return bundle
 
 
