@@ -48,7 +48,7 @@ class EngineDefaults:
     backend: str = "ctranslate2"
     beam_size: int = 1
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    condition_on_previous_text: bool = False
+    condition_on_previous_text: bool = True
     vad: bool = False
     ggml_variant: str = "f16"
     first_chunk_seconds: float = 120.0
@@ -57,10 +57,12 @@ class EngineDefaults:
 
 DEFAULTS = EngineDefaults()
 
-# A chunk with no segment at all is skipped but for this much, so a word across
-# the boundary is decoded whole in the next chunk.
-_SILENT_CHUNK_OVERLAP = 1.0
-# The next chunk must start at least this far after the current one.
+# A segment ending this close to a chunk's end may be cut by it.
+_CUT_MARGIN = 2.0
+# Audio after a chunk's last complete segment is decoded again from at most this
+# far before the chunk's end (a word across the boundary is then decoded whole).
+_TAIL_OVERLAP = 3.0
+# The next chunk starts at least this far after the current one.
 _MIN_ADVANCE = 5.0
 
 
@@ -255,17 +257,13 @@ def _stream(
                     last_end = pending.end
                 report.at(duration)
                 return
-            # Not the last chunk: the last segment may be cut; decode it again next time.
-            if pending is None:
-                restart = buffer_start + max(_MIN_ADVANCE, chunk_len - _SILENT_CHUNK_OVERLAP)
-            elif emitted_any or pending.start - buffer_start >= _MIN_ADVANCE:
-                restart = max(last_end, buffer_start + _MIN_ADVANCE)
-                if not emitted_any:
-                    restart = max(restart, pending.start - 0.5)
-            else:  # one segment at the very start of a long chunk: keep it
+            # Not the last chunk: its last segment may be cut by the chunk's end.
+            restart, keep_pending = next_chunk_start(
+                buffer_start, chunk_len, pending, last_end if emitted_any else None
+            )
+            if keep_pending and pending is not None:
                 yield _personalize(pending, bundle)
                 last_end = pending.end
-                restart = max(pending.end, buffer_start + _MIN_ADVANCE)
             drop = min(len(buffer), round((restart - buffer_start) * SAMPLE_RATE))
             buffer = buffer[drop:]
             buffer_start += drop / SAMPLE_RATE
@@ -275,6 +273,30 @@ def _stream(
         close = getattr(blocks, "close", None)
         if close is not None:
             close()
+
+
+def next_chunk_start(
+    chunk_start: float, chunk_len: float, last: Segment | None, emitted_end: float | None
+) -> tuple[float, bool]:
+    """Where the next chunk starts, and whether the chunk's last segment is kept.
+
+    ``last`` is the chunk's last segment (held back), ``emitted_end`` the end of
+    the segment emitted before it (``None`` if none was). Times are media times.
+    A last segment ending near the chunk's end may be cut: it is dropped and
+    decoded again from where the previous segment ended, as Whisper's own
+    long-form decoding seeks to its last complete segment.
+    """
+    chunk_end = chunk_start + chunk_len
+    floor = chunk_start + _MIN_ADVANCE
+    tail = chunk_end - _TAIL_OVERLAP
+    if last is None:  # nothing heard in the whole chunk
+        return max(floor, tail), False
+    if last.end < chunk_end - _CUT_MARGIN:  # complete: silence follows it
+        return max(floor, last.end, tail), True
+    resume = emitted_end if emitted_end is not None else last.start - 0.5
+    if resume >= floor:
+        return resume, False
+    return max(floor, last.end), True  # cannot move on without it: keep it
 
 
 def _shift(segment: Segment, offset: float, not_before: float) -> Segment | None:

@@ -66,18 +66,30 @@ def main_rows(ggml_variants: list[str]) -> list[Row]:
 
 
 def explore_rows() -> list[Row]:
+    """Variants around the default (CTranslate2 int8, greedy with temperature fallback,
+    conditioned on the previous text, word timestamps, no VAD, 600-s chunks)."""
     ct2 = {"backend": "ctranslate2"}
     return [
         Row("ct2 beam 5", "tiro", {**ct2, "beam_size": 5}),
         Row("ct2 beam 2", "tiro", {**ct2, "beam_size": 2}),
-        Row("ct2 greedy, cond. on prev. text", "tiro", ct2, {"condition_on_previous_text": True}),
-        Row("ct2 greedy, no cond.", "tiro", ct2, {"condition_on_previous_text": False}),
-        Row("ct2 greedy, no fallback", "tiro", {**ct2, "temperatures": [0.0]}),
-        Row("ct2 greedy + VAD", "tiro", {**ct2, "vad": True}),
-        Row("ct2 greedy, 1 thread", "tiro", {**ct2, "threads": 1}),
+        Row(
+            "ct2 greedy, not conditioned on previous text",
+            "tiro",
+            ct2,
+            {"condition_on_previous_text": False},
+        ),
+        Row("ct2 greedy, no temperature fallback", "tiro", {**ct2, "temperatures": [0.0]}),
+        Row("ct2 greedy + silero VAD", "tiro", {**ct2, "vad": True}),
         Row("ct2 greedy, no word timestamps", "tiro", {**ct2, "word_timestamps": False}),
-        Row("whispercpp, 1 thread", "tiro", {"backend": "whispercpp", "threads": 1}),
-        Row("whispercpp beam 5", "tiro", {"backend": "whispercpp", "beam_size": 5}),
+        Row("ct2 greedy, 1 thread", "tiro", {**ct2, "threads": 1}),
+        Row(
+            "ct2 greedy, 120-s chunks",
+            "tiro",
+            ct2,
+            {"first_chunk_seconds": 120.0, "chunk_seconds": 120.0},
+        ),
+        Row("whispercpp f16, 1 thread", "tiro", {"backend": "whispercpp", "threads": 1}),
+        Row("whispercpp f16, beam 5", "tiro", {"backend": "whispercpp", "beam_size": 5}),
     ]
 
 
@@ -108,6 +120,17 @@ def build_long_file(corpus: Path, minutes: float, directory: Path) -> tuple[Path
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak RSS.
+
+    On Linux from ``VmHWM`` (this process's own address space), not from
+    ``getrusage``: after fork and exec, ``ru_maxrss`` also counts the parent's pages
+    the child held before exec.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 

@@ -28,7 +28,7 @@ from engine.bundle import (
 from engine.corpus import read_manifest
 from engine.errors import TranscriptionCancelled, UnknownBackendError
 from engine.scoring import error_counts, normalize
-from engine.types import TranscribeOptions
+from engine.types import Segment, TranscribeOptions
 
 SR = audio.SAMPLE_RATE
 BACKENDS = ("ctranslate2", "whispercpp")
@@ -323,3 +323,25 @@ def test_models_are_cached_and_a_new_version_is_picked_up_by_the_next_job(
     assert new_backend is not first_v1
     finished_v1 = _text([head, *in_flight])  # the old job finishes on its own model
     assert normalize(finished_v1) == normalize(_text(swapped))
+
+
+# ----------------------------------------------------------------------------- chunk decisions
+
+
+def _seg(start: float, end: float) -> Segment:
+    return Segment(start, end, "words")
+
+
+@pytest.mark.parametrize(
+    ("last", "emitted_end", "expected"),
+    [
+        (None, None, (117.0, False)),  # silence: skip all but the tail
+        (_seg(100.0, 119.5), 95.0, (95.0, False)),  # may be cut: decode again after 95 s
+        (_seg(100.0, 119.5), None, (99.5, False)),  # ... from just before it when alone
+        (_seg(30.0, 40.0), 25.0, (117.0, True)),  # complete, silence after it
+        (_seg(0.5, 119.0), None, (119.0, True)),  # cannot move on without it
+        (_seg(100.0, 119.5), 2.0, (119.5, True)),  # resuming at 2 s would not move on
+    ],
+)
+def test_next_chunk_start(last, emitted_end, expected) -> None:
+    assert transcriber.next_chunk_start(0.0, 120.0, last, emitted_end) == expected
