@@ -108,7 +108,12 @@ def open_database(path: Path) -> OpenedDatabase:
 
 
 def _check_and_migrate(path: Path, read_only: bool) -> list[str]:
-    conn = connect(path, read_only=read_only)
+    try:
+        conn = connect(path, read_only=read_only)
+    except sqlite3.DatabaseError as exc:
+        if failures.is_corruption(exc):
+            raise _DamagedDatabase(str(exc)) from exc
+        raise
     try:
         try:
             if not read_only:

@@ -52,6 +52,11 @@ def migrate(conn: sqlite3.Connection, *, target: int | None = None) -> list[str]
     """
     known = migration_names()
     target = SCHEMA_VERSION if target is None else target
+    applied = applied_names(conn)  # without the write lock: usually nothing is pending
+    if any(name not in known for name in applied):
+        raise StoreTooNewError()
+    if len(applied) >= target:
+        return []
     conn.execute("BEGIN IMMEDIATE")
     try:
         before = applied_names(conn)

@@ -76,6 +76,10 @@ are seconds as REAL):
     (``audio_seconds``, ``wall_seconds``, ``rtf``, ``peak_rss_mb``, model version,
     backend).
 
+Ids of recordings, transcripts, segments, ASR segments and edits are never reused
+(``AUTOINCREMENT``): a log entry, a review signal or a training run that names an
+id always means the same thing, even after deletes.
+
 Transcript text is kept out of every ``*_json`` column other than ``edits`` and
 the hypothesis words, so that deleting a recording's rows deletes its text.
 """
@@ -123,7 +127,7 @@ def _split_statements(script: str) -> list[str]:
 
 V1 = """
 CREATE TABLE recordings (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     path TEXT NOT NULL,
     name TEXT NOT NULL,
     sha256 TEXT NOT NULL UNIQUE,
@@ -139,7 +143,7 @@ CREATE TABLE recordings (
 );
 
 CREATE TABLE transcripts (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     recording_id INTEGER NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
     model_version TEXT NOT NULL,
     backend TEXT NOT NULL,
@@ -156,7 +160,7 @@ CREATE TABLE transcripts (
 CREATE INDEX transcripts_by_recording ON transcripts(recording_id);
 
 CREATE TABLE asr_segments (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
     start_sec REAL NOT NULL,
@@ -175,7 +179,7 @@ BEGIN
 END;
 
 CREATE TABLE segments (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
     asr_segment_id INTEGER REFERENCES asr_segments(id) ON DELETE SET NULL,
     position TEXT NOT NULL,
@@ -214,7 +218,7 @@ BEGIN
 END;
 
 CREATE TABLE edits (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
     kind TEXT NOT NULL CHECK (kind IN (
         'text', 'speaker', 'split', 'merge', 'retime', 'insert', 'delete',
