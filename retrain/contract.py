@@ -35,13 +35,15 @@ order:
     The reviewed text has a note the model did not write: brackets, parentheses,
     ``note:``/``todo:``-style markers, a URL, ``??``, ``**`` (``note_patterns``).
 ``rewrite``
-    The word edit ratio (word-level Levenshtein distance between the normalized
-    hypothesis and reference, divided by the longer of the two) is above
+    The word edit ratio (word-level Levenshtein distance between the hypothesis and
+    the reference, both normalized with Whisper's English normalizer as in scoring,
+    divided by the longer of the two) is above
     ``max_word_edit_ratio`` (0.6): a rewrite, not a correction.
 ``text_added``
     Text was added that the audio cannot hold: a run of more than
-    ``max_inserted_run`` (4) consecutive words the model never wrote, or more words
-    than ``max_words_per_second`` (6) times the duration, plus 2.
+    ``max_inserted_run`` (4) consecutive words the model never wrote (in the aligned,
+    normalized texts), or more whitespace-separated words than
+    ``max_words_per_second`` (6) times the duration, plus 2.
 ``too_many_tokens``
     The reference needs more than ``max_tokens`` (224) tokens of the base model's
     tokenizer: Whisper decodes at most 224 tokens per window.
@@ -296,7 +298,7 @@ def text_rejection(candidate: Candidate, config: ContractConfig) -> str | None:
         return REWRITE
     if added_run > config.max_inserted_run:
         return TEXT_ADDED
-    if len(ref_words) > config.max_words_per_second * duration + 2:
+    if len(reference.split()) > config.max_words_per_second * duration + 2:
         return TEXT_ADDED
     counter = config.token_counter or base_model_token_count
     if counter(reference) > config.max_tokens:
