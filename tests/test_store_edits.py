@@ -340,3 +340,18 @@ def test_position_keys_always_fall_strictly_between():
         assert not new.endswith("0") or len(new) == positions.WIDTH
         keys.insert(i + 1, new)
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
+
+
+def test_undo_follows_the_shared_log_when_another_process_edits_too(tiro_home):
+    """Two stores on one file (the app and a CLI, say): the stacks come from the log."""
+    with Store.open(auto_snippets=False) as first, Store.open(auto_snippets=False) as second:
+        _, tid, ids = add_transcript(first, TEXTS)
+        first.apply_edit(tid, TextEdit(ids[0], TEXTS[0], "from the first")).result()
+        second.apply_edit(tid, TextEdit(ids[1], TEXTS[1], "from the second")).result()
+        undone = first.undo(tid).result()  # the newest edit in the log is the second's
+        assert undone.changed[0].id == ids[1] and undone.changed[0].text == TEXTS[1]
+        assert second.history(tid).redo_kind == "text"
+        first.undo(tid).result()
+        assert texts(first, tid) == TEXTS
+        second.redo(tid).result()
+        assert texts(second, tid)[0] == "from the first"

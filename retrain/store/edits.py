@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -291,12 +291,21 @@ class Applied:
     target_edit_id: int | None = None
 
 
-def apply(conn: sqlite3.Connection, transcript_id: int, edit: Edit, now: str) -> Applied:
+HistorySource = Callable[[sqlite3.Connection, int], history.Stacks]
+
+
+def apply(
+    conn: sqlite3.Connection,
+    transcript_id: int,
+    edit: Edit,
+    now: str,
+    stacks_of: HistorySource = history.load,
+) -> Applied:
     """Apply ``edit`` and log it. Must run inside the writer's transaction."""
     _require_transcript(conn, transcript_id)
     changes = _Changes(conn, transcript_id, now)
     op = _apply_one(changes, edit)
-    stacks = history.load(conn, transcript_id)
+    stacks = stacks_of(conn, transcript_id)
     if not changes.items:
         return Applied(None, edit.kind, (), (), stacks)
     edit_id = _log(
@@ -307,17 +316,34 @@ def apply(conn: sqlite3.Connection, transcript_id: int, edit: Edit, now: str) ->
     return Applied(edit_id, edit.kind, touched, removed, stacks)
 
 
-def undo(conn: sqlite3.Connection, transcript_id: int, now: str) -> Applied:
-    return _step(conn, transcript_id, now, forward=False)
+def undo(
+    conn: sqlite3.Connection,
+    transcript_id: int,
+    now: str,
+    stacks_of: HistorySource = history.load,
+) -> Applied:
+    return _step(conn, transcript_id, now, stacks_of, forward=False)
 
 
-def redo(conn: sqlite3.Connection, transcript_id: int, now: str) -> Applied:
-    return _step(conn, transcript_id, now, forward=True)
+def redo(
+    conn: sqlite3.Connection,
+    transcript_id: int,
+    now: str,
+    stacks_of: HistorySource = history.load,
+) -> Applied:
+    return _step(conn, transcript_id, now, stacks_of, forward=True)
 
 
-def _step(conn: sqlite3.Connection, transcript_id: int, now: str, *, forward: bool) -> Applied:
+def _step(
+    conn: sqlite3.Connection,
+    transcript_id: int,
+    now: str,
+    stacks_of: HistorySource,
+    *,
+    forward: bool,
+) -> Applied:
     _require_transcript(conn, transcript_id)
-    stacks = history.load(conn, transcript_id)
+    stacks = stacks_of(conn, transcript_id)
     stack = stacks.redo if forward else stacks.undo
     if not stack:
         raise NothingToUndoError(
@@ -332,10 +358,12 @@ def _step(conn: sqlite3.Connection, transcript_id: int, now: str, *, forward: bo
     kind = history.REDO if forward else history.UNDO
     edit_id = _log(conn, transcript_id, kind, row[0], target, None, None, now)
     (stacks.undo if forward else stacks.redo).append(stack.pop())
+    stacks.last_id = edit_id
     return Applied(edit_id, kind, tuple(touched), tuple(removed), stacks, target_edit_id=target)
 
 
 def _push(stacks: history.Stacks, edit_id: int, edit: Edit) -> history.Stacks:
+    stacks.last_id = edit_id
     stacks.kinds[edit_id] = edit.kind
     stacks.undo.append(edit_id)
     stacks.redo.clear()

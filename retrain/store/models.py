@@ -73,7 +73,9 @@ class SegmentView:
 
     ``original_*`` and ``words`` are the model's output for this span (for split and
     merged segments: the ASR words that fall in each part). ``original_text`` is
-    ``None`` for a segment the user inserted.
+    ``None`` for a segment the user inserted. ``words`` is decoded from
+    ``words_json`` on first use (a 3-hour transcript has 30,000 words; a view that
+    paints 40 rows should not pay for all of them up front).
     """
 
     id: int
@@ -89,12 +91,23 @@ class SegmentView:
     original_text: str | None
     original_start: float | None
     original_end: float | None
-    words: tuple[Word, ...]
+    words_json: str | None = field(repr=False)
     avg_logprob: float | None
     no_speech_prob: float | None
     compression_ratio: float | None
     model_version: str | None
     asr_segment_id: int | None
+    _words: tuple[Word, ...] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        cached = self._words
+        if cached is None:
+            from retrain.store.words import decode
+
+            cached = decode(self.words_json)
+            object.__setattr__(self, "_words", cached)
+        return cached
 
     @property
     def edited(self) -> bool:

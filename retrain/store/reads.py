@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from retrain.errors import NotFoundError
-from retrain.store import history, words
+from retrain.store import history
 from retrain.store.migrations import schema_version
 from retrain.store.models import (
     ConsentState,
@@ -66,7 +66,7 @@ def _segment(row: Sequence[Any]) -> SegmentView:
         row[10],
         row[11],
         row[12],
-        words.decode(row[13]),
+        row[13],
         row[14],
         row[15],
         row[16],

@@ -19,6 +19,7 @@ from retrain.store import reads, writes
 from retrain.store.connection import Notice, connect, open_database
 from retrain.store.edits import Applied, Edit
 from retrain.store.failures import translate
+from retrain.store.history import HistoryCache
 from retrain.store.migrations import schema_version
 from retrain.store.models import (
     ConsentState,
@@ -61,6 +62,7 @@ class Store:
         self._readers_lock = threading.Lock()
         self._closed = False
         self._closing = False
+        self._history = HistoryCache()  # used on the writer thread only
         self._writer = Writer(lambda: connect(path, read_only=read_only), database=path)
         self._maintenance = ThreadPoolExecutor(1, thread_name_prefix="tiro-store-maintenance")
         self._capture_pending = threading.Lock()
@@ -254,21 +256,33 @@ class Store:
     def apply_edit(self, transcript_id: int, edit: Edit) -> Future[EditResult]:
         """Apply ``edit`` and append it to the log, in one transaction."""
         return self._edit(
-            lambda conn, now: edit_ops.apply(conn, transcript_id, edit, now), transcript_id
+            lambda conn, now, stacks: edit_ops.apply(conn, transcript_id, edit, now, stacks),
+            transcript_id,
         )
 
     def undo(self, transcript_id: int) -> Future[EditResult]:
         """Revert the edit on top of the undo stack (``NothingToUndoError`` if none)."""
-        return self._edit(lambda conn, now: edit_ops.undo(conn, transcript_id, now), transcript_id)
+        return self._edit(
+            lambda conn, now, stacks: edit_ops.undo(conn, transcript_id, now, stacks),
+            transcript_id,
+        )
 
     def redo(self, transcript_id: int) -> Future[EditResult]:
-        return self._edit(lambda conn, now: edit_ops.redo(conn, transcript_id, now), transcript_id)
+        return self._edit(
+            lambda conn, now, stacks: edit_ops.redo(conn, transcript_id, now, stacks),
+            transcript_id,
+        )
 
     def _edit(
-        self, step: Callable[[sqlite3.Connection, str], Applied], transcript_id: int
+        self,
+        step: Callable[[sqlite3.Connection, str, edit_ops.HistorySource], Applied],
+        transcript_id: int,
     ) -> Future[EditResult]:
+        applied_stacks: list[Any] = []
+
         def job(conn: sqlite3.Connection) -> EditResult:
-            applied = step(conn, writes.utc_now())
+            applied = step(conn, writes.utc_now(), self._history.take)
+            applied_stacks.append(applied.stacks)
             return EditResult(
                 transcript_id=transcript_id,
                 edit_id=applied.edit_id,
@@ -279,7 +293,10 @@ class Store:
                 target_edit_id=applied.target_edit_id,
             )
 
-        return self._reviewing(self.write(job), transcript_id)
+        def keep_history(_result: EditResult) -> None:
+            self._history.put(transcript_id, applied_stacks[0])
+
+        return self._reviewing(self.write(job, after_commit=keep_history), transcript_id)
 
     # --- writes: review signals, consent -----------------------------------------------
 
