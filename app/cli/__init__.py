@@ -24,6 +24,7 @@ __all__ = ["CliError", "build_parser", "gui_main", "main"]
 
 # Subcommand modules, in the order `tiro --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "app.cli.import_",
     "app.cli.transcripts",
     "app.cli.data",
 )
