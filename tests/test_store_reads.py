@@ -122,3 +122,8 @@ def test_review_signals(store):
     assert kinds == [("played", ids[0]), ("verified", None), ("unverified", ids[2])]
     with pytest.raises(NotFoundError):
         store.mark_verified(tid, [999]).result()
+
+
+def test_segments_by_id_in_display_order(store):
+    _, _tid, ids = add_transcript(store, ["a", "b", "c"])
+    assert [s.text for s in store.segments([ids[2], ids[0], 9999])] == ["a", "c"]

@@ -54,6 +54,7 @@ wait for the writer, and see only committed data)::
     library(query="") -> list[LibraryEntry]          # name and text search (FTS5)
     load_transcript(transcript_id) -> TranscriptView  # segments + hypothesis + words + undo state
     segment(segment_id) -> SegmentView
+    segments(segment_ids) -> list[SegmentView]       # those that still exist, in order
     transcript(id), transcripts(recording_id=None), recording(id)
     history(transcript_id) -> UndoState
     edit_log(transcript_id) -> list[EditLogEntry]

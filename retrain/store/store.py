@@ -435,6 +435,11 @@ class Store:
     def segment(self, segment_id: int) -> SegmentView:
         return self.read(lambda conn: reads.segment(conn, segment_id))
 
+    def segments(self, segment_ids: Sequence[int]) -> list[SegmentView]:
+        """The given segments that still exist, in display order (e.g. fresh live output)."""
+        ids = tuple(segment_ids)
+        return self.read(lambda conn: reads.segments_by_id(conn, ids))
+
     def transcript(self, transcript_id: int) -> TranscriptSummary:
         return self.read(lambda conn: reads.transcript(conn, transcript_id))
 
