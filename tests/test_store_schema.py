@@ -50,7 +50,7 @@ def test_an_existing_file_with_loose_permissions_is_tightened(tiro_home: Path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_wal_foreign_keys_and_busy_timeout(tiro_home: Path):
+def test_wal_foreign_keys_busy_timeout_and_durability(tiro_home: Path):
     with Store.open(auto_snippets=False) as store:
         mode, fk, timeout = store.read(
             lambda c: (
@@ -66,7 +66,9 @@ def test_wal_foreign_keys_and_busy_timeout(tiro_home: Path):
                 c.execute("PRAGMA synchronous").fetchone()[0],
             )
         ).result()
-        assert writer == (1, 2)  # synchronous=FULL
+        assert writer == (1, 1)  # synchronous=NORMAL: see retrain.store.checkpointer
+    with Store.open(auto_snippets=False, durability="full") as store:
+        assert store.write(lambda c: c.execute("PRAGMA synchronous").fetchone()[0]).result() == 2
 
 
 def test_schema_version_and_tables(tiro_home: Path):
@@ -117,4 +119,26 @@ def test_foreign_keys_cascade_from_a_recording(tiro_home: Path):
 def test_fts5_is_available_in_the_bundled_sqlite():
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE VIRTUAL TABLE probe USING fts5(x)")
+    conn.close()
+
+
+def test_the_checkpointer_copies_commits_into_the_database_file(tiro_home: Path):
+    """Commits land in the WAL; within about a second the checkpointer (not the writer,
+    and not this test) copies them into the main file."""
+    import time
+
+    from retrain.store import TextEdit
+
+    with Store.open(auto_snippets=False) as store:
+        _, tid, ids = add_transcript(store, ["x"])
+        time.sleep(1.5)
+        main_file = store.path.stat()
+        store.apply_edit(tid, TextEdit(ids[0], "x", "y" * 5000)).result()
+        assert store.path.stat().st_mtime_ns == main_file.st_mtime_ns  # the commit is in the WAL
+        deadline = time.monotonic() + 10
+        while store.path.stat().st_mtime_ns == main_file.st_mtime_ns:
+            assert time.monotonic() < deadline, "no checkpoint within 10 s"
+            time.sleep(0.05)
+    conn = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
+    assert conn.execute("SELECT text FROM segments").fetchone()[0] == "y" * 5000
     conn.close()

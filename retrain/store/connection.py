@@ -3,10 +3,10 @@
 - The file is created with mode 0600 (SQLite gives its ``-wal`` and ``-shm`` files
   the same mode); an existing file with looser permissions is tightened.
 - Every connection: ``journal_mode=WAL`` (readers never block the writer),
-  ``foreign_keys=ON``, a busy timeout, ``synchronous=FULL`` (a committed edit
-  survives a power cut, not only a crash; measured cost in
-  ``tests/benchmarks/store.py``) and ``secure_delete=FAST`` (deleted text is
-  zeroed in the pages SQLite rewrites anyway).
+  ``foreign_keys=ON``, a busy timeout, ``synchronous`` NORMAL by default (see
+  ``retrain.store.checkpointer`` for what that guarantees, and
+  ``tests/benchmarks/store.py`` for the cost of FULL) and ``secure_delete=FAST``
+  (deleted text is zeroed in the pages SQLite rewrites anyway).
 - At startup ``PRAGMA quick_check`` runs. A file that fails it, or is not a
   database at all, is moved aside as ``tiro.sqlite.corrupt-<UTC time>`` (with its
   ``-wal``/``-shm``), a fresh database is created, and a :class:`Notice` tells the
@@ -34,6 +34,9 @@ from retrain.store.schema import SCHEMA_VERSION
 log = logging.getLogger("tiro.store")
 
 BUSY_TIMEOUT_MS = 5_000
+#: The writer leaves checkpoints to the checkpointer; SQLite's own one is only a backstop.
+WRITER_AUTOCHECKPOINT_PAGES = 4000
+SYNCHRONOUS = ("NORMAL", "FULL")
 FILE_MODE = 0o600
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -54,8 +57,12 @@ class OpenedDatabase:
     migrations_applied: tuple[str, ...]
 
 
-def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+def connect(
+    path: Path, *, read_only: bool = False, synchronous: str = "NORMAL", writer: bool = False
+) -> sqlite3.Connection:
     """A configured connection in autocommit mode (transactions are explicit)."""
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS}")
     if read_only:
         conn = sqlite3.connect(
             f"{path.resolve().as_uri()}?mode=ro",
@@ -71,8 +78,10 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     if not read_only:
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute("PRAGMA secure_delete = FAST")
+        if writer:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}")
     return conn
 
 

@@ -16,6 +16,7 @@ from engine.types import MediaInfo, Segment, TranscribeOptions
 from retrain.errors import StoreClosedError
 from retrain.store import edits as edit_ops
 from retrain.store import reads, writes
+from retrain.store.checkpointer import Checkpointer
 from retrain.store.connection import Notice, connect, open_database
 from retrain.store.edits import Applied, Edit
 from retrain.store.failures import translate
@@ -51,7 +52,13 @@ class Store:
     """
 
     def __init__(
-        self, path: Path, *, read_only: bool, notices: tuple[Notice, ...], auto_snippets: bool
+        self,
+        path: Path,
+        *,
+        read_only: bool,
+        notices: tuple[Notice, ...],
+        auto_snippets: bool,
+        durability: str = "normal",
     ) -> None:
         self.path = path
         self.read_only = read_only
@@ -63,7 +70,13 @@ class Store:
         self._closed = False
         self._closing = False
         self._history = HistoryCache()  # used on the writer thread only
-        self._writer = Writer(lambda: connect(path, read_only=read_only), database=path)
+        synchronous = {"normal": "NORMAL", "full": "FULL"}[durability]
+        self._checkpointer = None if read_only else Checkpointer(lambda: connect(path))
+        self._writer = Writer(
+            lambda: connect(path, read_only=read_only, synchronous=synchronous, writer=True),
+            database=path,
+            on_commit=None if self._checkpointer is None else self._checkpointer.poke,
+        )
         self._maintenance = ThreadPoolExecutor(1, thread_name_prefix="tiro-store-maintenance")
         self._capture_pending = threading.Lock()
         self._capture_targets: set[int | None] = set()
@@ -72,8 +85,19 @@ class Store:
     # --- lifecycle ---------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, auto_snippets: bool = True) -> Store:
+    def open(
+        cls,
+        path: str | Path | None = None,
+        *,
+        auto_snippets: bool = True,
+        durability: str = "normal",
+    ) -> Store:
         """Open (creating, recovering and migrating as needed) the database at ``path``.
+
+        ``durability``: ``"normal"`` (acknowledged writes survive a crash of the app;
+        the checkpointer makes them survive a power cut within about a second) or
+        ``"full"`` (every commit waits for the disk). ``auto_snippets``: capture
+        learning snippets in the background after reviews (when opted in).
 
         Default path: ``engine.paths.database_path()``. This does disk work (a quick
         integrity check, migrations): call it before the UI shows, or off the UI
@@ -89,6 +113,7 @@ class Store:
             read_only=opened.read_only,
             notices=opened.notices,
             auto_snippets=auto_snippets,
+            durability=durability,
         )
 
     def close(self) -> None:
@@ -98,6 +123,8 @@ class Store:
         self._closing = True  # no new background captures; queued work still finishes
         self._maintenance.shutdown(wait=True)
         self._writer.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._closed = True
         with self._readers_lock:
             for conn in self._readers:

@@ -7,7 +7,8 @@ The rule (for everyone using the store):
   waits on disk. One thread, ``tiro-store-writer``, owns the only writing
   connection in the process and runs the jobs in submission order, each in its own
   ``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction. The future resolves after the
-  commit: an acknowledged write is on disk (``synchronous=FULL``).
+  commit: an acknowledged write survives the app being killed (and, within about a
+  second, a power cut; see ``retrain.store.checkpointer``).
 - A failed job is rolled back completely and its future raises a typed
   :class:`~retrain.errors.RetrainError` (``StoreFullError``, ``StoreReadOnlyError``,
   ``EditConflictError``, ...). The writer keeps running; later jobs are unaffected.
@@ -64,9 +65,11 @@ class Writer:
         connect: Callable[[], sqlite3.Connection],
         database: Path | None = None,
         name: str = "tiro-store-writer",
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._connect = connect
         self._database = database
+        self._on_commit = on_commit
         self._queue: queue.SimpleQueue[_Task | object] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
@@ -167,6 +170,8 @@ class Writer:
         try:
             result = task.job(conn)
             conn.execute("COMMIT")
+            if self._on_commit is not None:
+                self._on_commit()
         except BaseException:
             if conn.in_transaction:
                 try:
