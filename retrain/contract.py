@@ -174,6 +174,7 @@ class LearningExample:
     review_source: str
     is_correction: bool
     hypothesis_words: tuple[Word, ...] = ()
+    reviewed_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -448,6 +449,7 @@ def _to_example(candidate: Candidate) -> LearningExample:
         review_source=candidate.review_source or "",
         is_correction=normalize(hypothesis) != normalize(reference),
         hypothesis_words=word_codec.decode(candidate.hyp_words_json),
+        reviewed_at=candidate.reviewed_at or "",
     )
 
 

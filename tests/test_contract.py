@@ -77,6 +77,7 @@ def test_an_accepted_correction_carries_everything_the_pipeline_needs(store):
     assert example.audio.path.is_file() and example.audio.sha256
     assert (example.audio.start, example.audio.end) == (0.0, 2.0)
     assert [w.text for w in example.hypothesis_words][:2] == [" we", " use"]
+    assert example.reviewed_at and example.review_source == "verified"
     assert result.rejections == {}
 
 
