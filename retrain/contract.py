@@ -78,7 +78,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.paths import snippets_dir
-from engine.scoring import normalize
+from engine.scoring import normalize as _normalize
 from engine.types import Word
 from retrain.store import words as word_codec
 from retrain.store.reads import consent as read_consent
@@ -263,6 +263,12 @@ def load_candidates(
 
 
 # --- the rules -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=65536)
+def normalize(text: str) -> str:
+    """Whisper's English normalization, as in scoring (cached: texts repeat across calls)."""
+    return _normalize(text)
 
 
 def is_reviewed(candidate: Candidate, config: ContractConfig) -> bool:
