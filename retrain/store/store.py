@@ -72,11 +72,16 @@ class Store:
         self._history = HistoryCache()  # used on the writer thread only
         synchronous = {"normal": "NORMAL", "full": "FULL"}[durability]
         self._checkpointer = None if read_only else Checkpointer(lambda: connect(path))
-        self._writer = Writer(
-            lambda: connect(path, read_only=read_only, synchronous=synchronous, writer=True),
-            database=path,
-            on_commit=None if self._checkpointer is None else self._checkpointer.poke,
-        )
+        try:
+            self._writer = Writer(
+                lambda: connect(path, read_only=read_only, synchronous=synchronous, writer=True),
+                database=path,
+                on_commit=None if self._checkpointer is None else self._checkpointer.poke,
+            )
+        except BaseException:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+            raise
         self._maintenance = ThreadPoolExecutor(1, thread_name_prefix="tiro-store-maintenance")
         self._capture_pending = threading.Lock()
         self._capture_targets: set[int | None] = set()
