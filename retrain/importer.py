@@ -13,6 +13,7 @@ text is never logged.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ def import_file(
     options: TranscribeOptions | None = None,
     bundle: Any = None,
     progress: Callable[[float], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    cancel: threading.Event | None = None,
     on_segments: Callable[[int, Sequence[int]], None] | None = None,
 ) -> ImportResult:
     """Transcribe ``path`` into ``store``. ``on_segments(transcript_id, ids)`` fires per batch.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from app.cli.storeaccess import open_store
 
@@ -17,6 +18,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing = commands.add_parser("list", help="list every transcript, newest first")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=run_list)
+
+    export = commands.add_parser("export", help="write a transcript as TXT, SRT, VTT or JSON")
+    export.add_argument("id", type=int, metavar="ID", help="transcript id")
+    export.add_argument("--format", required=True, choices=("txt", "srt", "vtt", "json"))
+    export.add_argument(
+        "-o", "--output", type=Path, metavar="OUT", help="the file to write (default: print it)"
+    )
+    export.set_defaults(func=run_export)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -64,4 +73,37 @@ def run_list(args: argparse.Namespace) -> int:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """The current (edited) text; word timings only where a segment is as the model wrote it.
+
+    Exporting counts as a review signal for the transcript (it does not mark segments
+    reviewed; see ``retrain.contract``).
+    """
+    from engine import export
+    from engine.types import Segment
+
+    with open_store() as store:
+        view = store.load_transcript(args.id)
+        segments = [
+            Segment(
+                start=s.start,
+                end=s.end,
+                text=s.text,
+                words=() if s.edited else s.words,
+                avg_logprob=s.avg_logprob or 0.0,
+                no_speech_prob=s.no_speech_prob or 0.0,
+                compression_ratio=s.compression_ratio or 0.0,
+            )
+            for s in view.segments
+        ]
+        if args.output is None:
+            sys.stdout.write(export.render(args.format, segments, None))
+        else:
+            export.export(args.format, segments, None, args.output)
+        store.record_review_signal(
+            args.id, "exported", detail={"format": args.format, "via": "cli"}
+        ).result()
     return 0
