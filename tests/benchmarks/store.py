@@ -430,7 +430,11 @@ def snippet_row(corpus: Path | None, base_bytes: int) -> tuple[str, str, str]:
     from retrain.snippets import capture_snippets
     from retrain.store import Store
 
-    items = [i for i in read_manifest(corpus) if i.seconds >= 4][:8]
+    items, total = [], 0.0
+    for item in read_manifest(corpus):  # up to 5 minutes of speech from the corpus
+        if item.seconds >= 2 and total < 300:
+            items.append(item)
+            total += item.seconds
     with tempfile.TemporaryDirectory() as home:
         os.environ["TIRO_HOME"] = home
         audio_seconds = 0.0
