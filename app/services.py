@@ -10,12 +10,9 @@ the store writes, which return futures at once.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +35,6 @@ from app.transcription.events import (
     SegmentsAdded,
     SegmentsChanged,
 )
-from engine.errors import TranscriptionCancelled
 from engine.types import Segment, TranscribeOptions, Word
 
 log = logging.getLogger(__name__)
@@ -71,16 +67,6 @@ class TranscriptionSettings:
             backend=None if self.backend == "auto" else self.backend,
             threads=self.threads or None,
         )
-
-
-def file_sha256(path: Path, cancel: threading.Event | None = None) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            if cancel is not None and cancel.is_set():
-                raise TranscriptionCancelled("The transcription was cancelled.")
-    return digest.hexdigest()
 
 
 def join_segments(pieces: Sequence[Segment], offset: float, start: float, end: float) -> Segment:
@@ -180,88 +166,61 @@ class Services:
             self.transcriber()
             self._process_transcriber.start()
 
-    def run_job(self, request: JobRequest, cancel: threading.Event) -> Iterator[JobEvent]:
+    def run_job(
+        self, request: JobRequest, cancel: threading.Event, emit: Callable[[JobEvent], None]
+    ) -> None:
+        """Run one queued job (blocking), reporting as it goes through ``emit``."""
         if request.kind == "retranscribe":
-            yield from self._retranscribe(request, cancel)
+            self._retranscribe(request, cancel, emit)
         else:
-            yield from self._transcribe_file(request, cancel)
+            self._import(request, cancel, emit)
 
-    def _transcribe_file(self, request: JobRequest, cancel: threading.Event) -> Iterator[JobEvent]:
-        from engine import audio
+    def _import(
+        self, request: JobRequest, cancel: threading.Event, emit: Callable[[JobEvent], None]
+    ) -> None:
+        """The same import as ``tiro import`` (retrain.importer), with the app's runner."""
+        from retrain.importer import import_file
 
         path = Path(request.path)
-        media = audio.probe(path)
-        sha256 = file_sha256(path, cancel)
-        recording_id = self.store.add_recording(
+        reported = [0.0]
+
+        def progress(fraction: float) -> None:
+            if fraction - reported[0] >= 0.002:
+                reported[0] = fraction
+                emit(JobProgress(fraction))
+
+        def started(transcript_id: int, info: Any) -> None:
+            notices = tuple(getattr(info, "notices", ()) or ())
+            emit(JobStarted(transcript_id, float(info.duration), path.name, notices))
+
+        def batch(transcript_id: int, ids: Sequence[int], segments: Sequence[Segment]) -> None:
+            states = tuple(_fresh_state(i, s) for i, s in zip(ids, segments, strict=True))
+            emit(SegmentsAdded(transcript_id, states))
+
+        import_file(
+            self.store,
             path,
-            sha256=sha256,
-            media=media,
-            size_bytes=path.stat().st_size,
-            owned=request.kind == "recording",
-        ).result()
-        fraction = [0.0]
-        started = time.monotonic()
-        segments, info = self.transcriber()(
-            path,
-            self.settings().options(),
-            progress=lambda f: fraction.__setitem__(0, f),
+            options=self.settings().options(),
+            progress=progress,
             cancel=cancel,
+            transcribe=self.transcriber(),
+            owned=request.kind == "recording",
+            on_started=started,
+            on_batch=batch,
         )
-        transcript_id = self.store.create_transcript(
-            recording_id,
-            info.model_version,
-            info.backend,
-            info.options,
-            language=info.language,
-            status="running",
-        ).result()
-        yield JobStarted(
-            transcript_id,
-            float(info.duration or media.duration),
-            path.name,
-            tuple(getattr(info, "notices", ()) or ()),
-        )
-        status, error = "failed", None
-        try:
-            reported = 0.0
-            for segment in segments:
-                ids = self.store.append_segments(
-                    transcript_id, [segment], model_version=info.model_version
-                ).result()
-                yield SegmentsAdded(transcript_id, (_fresh_state(ids[0], segment),))
-                if fraction[0] - reported >= 0.002:
-                    reported = fraction[0]
-                    yield JobProgress(reported)
-            status = "done"
-        except TranscriptionCancelled:
-            status = "cancelled"
-            raise
-        except BaseException as exc:
-            error = str(exc) or type(exc).__name__
-            raise
-        finally:
-            self.store.set_transcript_status(transcript_id, status, error)
-            if status == "done":
-                self.store.record_transcription_run(
-                    transcript_id=transcript_id,
-                    model_version=info.model_version,
-                    backend=info.backend,
-                    audio_seconds=float(info.duration or media.duration),
-                    wall_seconds=time.monotonic() - started,
-                    peak_rss_mb=_peak_rss_mb(),
-                )
-        yield JobProgress(1.0)
+        emit(JobProgress(1.0))
 
-    def _retranscribe(self, request: JobRequest, cancel: threading.Event) -> Iterator[JobEvent]:
-        from retrain.store import edits
-
+    def _retranscribe(
+        self, request: JobRequest, cancel: threading.Event, emit: Callable[[JobEvent], None]
+    ) -> None:
         from engine import audio
+        from retrain.store import edits
 
         transcript_id = request.transcript_id
         assert transcript_id is not None
         summary = self.store.transcript(transcript_id)
         recording = self.store.recording(summary.recording_id)
-        yield JobStarted(transcript_id, 0.0, f"{recording.name} (selected segments)")
+        emit(JobStarted(transcript_id, 0.0, f"{recording.name} (selected segments)"))
         total = len(request.segment_ids)
         for done, segment_id in enumerate(request.segment_ids):
             view = self.store.segment(segment_id)
@@ -271,12 +230,14 @@ class Services:
             result = self.store.apply_edit(
                 transcript_id, edits.RetranscribeSegment(segment_id, output, info.model_version)
             ).result()
-            yield SegmentsChanged(
-                transcript_id,
-                tuple(segment_state(v) for v in result.changed),
-                history_of(result.history),
+            emit(
+                SegmentsChanged(
+                    transcript_id,
+                    tuple(segment_state(v) for v in result.changed),
+                    history_of(result.history),
+                )
             )
-            yield JobProgress((done + 1) / total)
+            emit(JobProgress((done + 1) / total))
 
     # -- export --------------------------------------------------------------------------
     def export(self, transcript_id: int, fmt: str, destination: Path) -> Path:
@@ -329,13 +290,3 @@ def _fresh_state(segment_id: int, segment: Segment) -> SegmentState:
         original_text=segment.text.strip(),
         words=segment.words,
     )
-
-
-def _peak_rss_mb() -> float | None:
-    try:
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / 1024.0 if os.name != "darwin" else peak / (1024.0 * 1024.0)
-    except (ImportError, OSError):
-        return None

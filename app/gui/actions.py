@@ -38,6 +38,7 @@ def _alt(arrow: str) -> tuple[str, ...]:
         return (f"Ctrl+Alt+{arrow}",)
     return (f"Alt+{arrow}", f"Ctrl+Alt+{arrow}")
 
+
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("import", "&Import Audio or Video…", FILE, ("Ctrl+O",), "Add files to transcribe"),
     ActionSpec("record", "&Record…", FILE, ("Ctrl+R",), "Record from a microphone"),

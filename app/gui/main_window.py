@@ -666,9 +666,9 @@ class MainWindow(QMainWindow):
             lambda exc: user_message(exc, "saving your change"),
         )
 
-    def _run_job(self, request, cancel):
+    def _run_job(self, request, cancel, emit) -> None:
         assert self.services is not None
-        return self.services.run_job(request, cancel)
+        self.services.run_job(request, cancel, emit)
 
     def _job_started(self, item: QueueItem) -> None:
         for notice in item.notices:

@@ -127,9 +127,9 @@ def synthetic_segments(items, count: int, words_per_segment: int, seconds: float
 
 
 def seed(store, audio_path: Path, segments) -> int:
-    from app.services import file_sha256
     from engine import audio
     from engine.types import MediaInfo
+    from retrain.contract import file_sha256
 
     probe = audio.probe(audio_path)
     media = MediaInfo(str(audio_path), segments[-1].end + 1, probe.container, probe.codec, RATE, 1)

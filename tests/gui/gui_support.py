@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from app.gui.main_window import MainWindow
-from app.services import Services, file_sha256
+from app.services import Services
 from engine.types import Segment, TranscriptionInfo
+from retrain.contract import file_sha256
 
 RATE = 16_000
 

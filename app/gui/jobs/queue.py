@@ -1,9 +1,10 @@
 """``TranscriptionQueue``: imports, recordings and re-transcriptions, one at a time.
 
-It is also the list model of the queue panel. A job runs in a superqt
-``GeneratorWorker`` (a QThreadPool thread); what it yields (started, progress,
-segments) arrives here as queued signals on the UI thread. Cancelling sets the
-job's event: the engine stops within a second and the job ends "cancelled".
+It is also the list model of the queue panel. A job is a blocking function
+``run_job(request, cancel, emit)`` run in a superqt ``FunctionWorker`` (a
+QThreadPool thread); what it emits (started, progress, segments) crosses to the UI
+thread as a queued signal. Cancelling sets the job's event: the engine stops
+within a second and the job ends "cancelled".
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QAbstractListModel, QCoreApplication, QModelIndex, Qt, Signal
-from superqt.utils import GeneratorWorker
+from PySide6.QtCore import QAbstractListModel, QCoreApplication, QModelIndex, QObject, Qt, Signal
+from superqt.utils import FunctionWorker
 
 from app.gui.errors import user_message
 from app.transcription.events import (
@@ -31,7 +32,15 @@ from engine.errors import TranscriptionCancelled
 
 log = logging.getLogger(__name__)
 
-JobFunction = Callable[[JobRequest, threading.Event], Iterator[JobEvent]]
+JobFunction = Callable[[JobRequest, threading.Event, Callable[[JobEvent], None]], None]
+
+
+class _Events(QObject):
+    """Carries a job's events from its worker thread to the UI thread (a queued signal)."""
+
+    event = Signal(object)
+
+
 ACTIVE = ("queued", "running")
 ItemRole = Qt.ItemDataRole.UserRole + 1
 
@@ -81,7 +90,7 @@ class TranscriptionQueue(QAbstractListModel):
         self.run_job = run_job
         self.items: list[QueueItem] = []
         self._ids = itertools.count(1)
-        self._worker: GeneratorWorker | None = None
+        self._worker: FunctionWorker | None = None
         self._current: QueueItem | None = None
         self._last_progress_emit = 0.0
 
@@ -162,23 +171,14 @@ class TranscriptionQueue(QAbstractListModel):
         item.started_at = time.monotonic()
         self._current = item
         self._changed(item)
-        worker = GeneratorWorker(self._work, item.request, item.cancel)
-        worker.yielded.connect(lambda event, it=item: self._on_event(it, event))
+        relay = _Events(self)
+        relay.event.connect(lambda event, it=item: self._on_event(it, event))
+        worker = FunctionWorker(self.run_job, item.request, item.cancel, relay.event.emit)
         worker.errored.connect(lambda exc, it=item: self._on_error(it, exc))
         worker.returned.connect(lambda _value, it=item: self._on_returned(it))
-        worker.aborted.connect(lambda it=item: self._on_aborted(it))
-        worker.finished.connect(lambda it=item: self._on_finished(it))
+        worker.finished.connect(lambda it=item, r=relay: self._on_finished(it, r))
         self._worker = worker
         worker.start()
-
-    def _work(self, request: JobRequest, cancel: threading.Event):
-        events = self.run_job(request, cancel)
-        try:
-            yield from events
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
 
     def _on_event(self, item: QueueItem, event: JobEvent) -> None:
         if isinstance(event, JobProgress):
@@ -213,10 +213,8 @@ class TranscriptionQueue(QAbstractListModel):
         item.status = "done"  # it finished before a late cancel could stop it
         item.progress = 1.0
 
-    def _on_aborted(self, item: QueueItem) -> None:
-        item.status = "cancelled"
-
-    def _on_finished(self, item: QueueItem) -> None:
+    def _on_finished(self, item: QueueItem, relay: _Events) -> None:
+        relay.deleteLater()
         if item.status == "running":  # finished without a verdict: treat as cancelled
             item.status = "cancelled"
         self._current = None
