@@ -339,7 +339,9 @@ class SegmentDelegate(QStyledItemDelegate):
         origin = self.text_origin(rect)
         selections = []
         underline: list[tuple[int, int]] = []
-        if not model.show_changes:
+        s = model.segment(row)
+        as_diff = model.show_changes and s.original_text and s.changed  # see _content
+        if not as_diff:
             for token in model.unsure_tokens(row):
                 selections.append(_range(token.first, token.last - token.first, self._fmt_unsure))
                 underline.append((token.first, token.last))
