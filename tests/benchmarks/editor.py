@@ -36,6 +36,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# Run as a script, this folder comes first on sys.path, and it holds engine.py (another
+# benchmark), which would hide the engine package: the repository goes first instead.
+sys.path[:] = [str(REPO)] + [
+    p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent
+]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 RATE = 16_000
 
