@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--loop-minutes", type=float, default=10.0)
+    parser.add_argument("--json", type=Path, help="also write every run's raw numbers here")
     args = parser.parse_args(argv)
 
     if "TIRO_HOME" not in os.environ:  # never write into the user's own data folder
@@ -163,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
 
     def median(variant: str, key: str) -> float:
         return statistics.median(r[key] for r in results[variant])
@@ -196,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         "RTF clips",
         "RTF loop",
         "loop vs f16",
+        "CPU loop",
+        "CPU vs f16",
         "peak RSS MB",
         "load s",
     )
