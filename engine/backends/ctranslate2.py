@@ -79,6 +79,30 @@ def _frugal_feature_extractor(original: Any) -> Any:
     return frugal
 
 
+def _shared_prompt_budget(model: Any) -> Any:
+    """faster-whisper's ``get_prompt``, with hotwords and previous text sharing one budget.
+
+    faster-whisper gives hotwords and the previous text up to 223 tokens *each*;
+    CTranslate2 counts the prompt against the 448 positions, so a long lexicon
+    prompt plus conditioning would leave almost nothing to decode. Here the
+    previous text is cut so both together stay within 223 tokens (as
+    openai-whisper and whisper.cpp's ``carry_initial_prompt`` do).
+    """
+    original = model.get_prompt
+    budget = MAX_PROMPT_TOKENS
+
+    def get_prompt(
+        tokenizer, previous_tokens, without_timestamps=False, prefix=None, hotwords=None
+    ):
+        if hotwords and not prefix and previous_tokens:
+            used = len(tokenizer.encode(" " + hotwords.strip())[:budget])
+            room = max(0, budget - used)
+            previous_tokens = previous_tokens[-room:] if room else []
+        return original(tokenizer, previous_tokens, without_timestamps, prefix, hotwords)
+
+    return get_prompt
+
+
 class CTranslate2Backend:
     name = "ctranslate2"
 
@@ -140,6 +164,7 @@ class CTranslate2Backend:
         check_cancel(cancel)
         job_model = copy.copy(self._model)
         job_model.model = _CancellableModel(self._model.model, cancel)
+        job_model.get_prompt = _shared_prompt_budget(job_model)
         duration = len(pcm) / SAMPLE_RATE
         hotwords = settings.prompt.strip() if settings.prompt else None
         segments, _info = job_model.transcribe(
