@@ -49,12 +49,19 @@ class CorrectionRule:
     ``target`` is the replacement as the user spells it. ``support`` counts the
     training corrections it came from; ``precision`` is the fraction of its matches
     in training data where the correction was made.
+
+    ``similarity`` 1.0 (the default) means an exact match of the normalized words. Below
+    1.0 the rule is a *sounds-like* rule for a lexicon term: it matches a run of words
+    whose spelling key (normalized letters and digits, spaces removed) is at least this
+    similar (normalized Levenshtein) to the source's. ``retrain.learn.rules`` defines
+    the matching exactly; the engine applies it the same way.
     """
 
     source: tuple[str, ...]
     target: str
     support: int = 0
     precision: float = 1.0
+    similarity: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,7 @@ class ModelBundle:
                     "target": r.target,
                     "support": r.support,
                     "precision": r.precision,
+                    "similarity": r.similarity,
                 }
                 for r in self.rules
             ],
@@ -144,6 +152,7 @@ class ModelBundle:
                     r["target"],
                     int(r.get("support", 0)),
                     float(r.get("precision", 1.0)),
+                    float(r.get("similarity", 1.0)),
                 )
                 for r in data.get("rules", [])
             ),
