@@ -25,7 +25,9 @@ Rendering (``render_prompt``)
     - ``glossary``: "Kästner, Terraform, Okonkwo." — a comma-separated list;
     - ``sentence``: the same list inside a sentence ("Terms used here: ...");
     - ``examples``: for each term in rank order, one of the user's own corrected sentences
-      containing it (previous-text style, which is what Whisper was trained to read).
+      containing it (previous-text style, which is what Whisper was trained to read);
+    - ``examples+glossary``: the same, and a term whose sentences no longer fit is added
+      as a bare word in a short list after the sentences.
 
     The default style and budget were chosen by cross-validated held-out WER
     (``tests/benchmarks/learning_ablation.py``), not by looking at any corpus's words.
@@ -42,7 +44,7 @@ from engine.bundle import LexiconTerm
 from retrain.learn.align import Alignment, align, tokenize
 from retrain.learn.pairs import TextPair
 
-PromptStyle = Literal["glossary", "sentence", "examples"]
+PromptStyle = Literal["glossary", "sentence", "examples", "examples+glossary"]
 WHISPER_PROMPT_LIMIT = 223  # n_text_ctx // 2 - 1: what Whisper keeps of a prompt
 
 
@@ -55,7 +57,7 @@ class LexiconConfig:
 
 @dataclass(frozen=True, slots=True)
 class PromptConfig:
-    style: PromptStyle = "glossary"
+    style: PromptStyle = "examples+glossary"
     budget_tokens: int = 223
 
 
@@ -137,8 +139,9 @@ def render_prompt(
     budget = min(config.budget_tokens, WHISPER_PROMPT_LIMIT)
     if not terms or budget <= 0:
         return ""
-    if config.style == "examples":
-        return _render_examples(terms, budget, count_tokens, references)
+    if config.style in ("examples", "examples+glossary"):
+        fallback = config.style == "examples+glossary"
+        return _render_examples(terms, budget, count_tokens, references, fallback)
     render = _glossary if config.style == "glossary" else _sentence
     chosen: list[str] = []
     for term in terms:
@@ -165,10 +168,16 @@ def _render_examples(
     budget: int,
     count_tokens: Callable[[str], int],
     references: Sequence[str],
+    glossary_fallback: bool = False,
 ) -> str:
-    indexed = [(ref, {t.norm for t in tokenize(ref) if t.norm}) for ref in references]
+    indexed = [(ref.strip(), {t.norm for t in tokenize(ref) if t.norm}) for ref in references]
     chosen: list[str] = []
+    leftover: list[str] = []
     covered: set[tuple[str, ...]] = set()
+
+    def render(sentences: list[str], extra: list[str]) -> str:
+        return " ".join([*sentences, _glossary(extra)] if extra else sentences)
+
     for term in terms:
         key = next((t.norm for t in tokenize(term.text) if t.norm), None)
         if key is None or key in covered:
@@ -178,9 +187,12 @@ def _render_examples(
             key=lambda ref: (count_tokens(ref), ref),
         )
         for ref in candidates:
-            trial = " ".join([*chosen, ref.strip()])
-            if count_tokens(trial) <= budget:
-                chosen.append(ref.strip())
-                covered |= {w for r, ws in indexed if r == ref for w in ws}
+            if count_tokens(render([*chosen, ref], leftover)) <= budget:
+                chosen.append(ref)
+                covered |= next(words for r, words in indexed if r == ref)
                 break
-    return " ".join(chosen)
+        else:
+            if glossary_fallback and count_tokens(render(chosen, [*leftover, term.text])) <= budget:
+                leftover.append(term.text)
+                covered.add(key)
+    return render(chosen, leftover)

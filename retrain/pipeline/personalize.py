@@ -76,7 +76,7 @@ class TierOneConfig:
     use_prompt: bool = True
     use_rules: bool = True
     use_term_rules: bool = True
-    rules_from: Literal["prompted", "original"] = "prompted"
+    rules_from: Literal["prompted", "original"] = "original"
     similarity_grid: tuple[float | None, ...] = SIMILARITY_GRID
 
 
@@ -133,17 +133,14 @@ def train_tier_one(
                 decoder.count_prompt_tokens,
                 references=[ex.reference for ex in examples],
             )
-    if prompt:
+    if prompt and config.rules_from == "prompted" and (config.use_rules or config.use_term_rules):
         served = prompted_pairs(examples, decoder, prompt)
         served_alignments = [align(p.hypothesis, p.reference) for p in served]
     else:
         served, served_alignments = factory, factory_alignments
     rules: list[CorrectionRule] = []
     if config.use_rules:
-        if config.rules_from == "prompted":
-            rules += mine_rules(served, config.rules, served_alignments)
-        else:
-            rules += mine_rules(factory, config.rules, factory_alignments)
+        rules += mine_rules(served, config.rules, served_alignments)
     similarity = None
     if config.use_term_rules and lexicon:
         similarity = choose_similarity(
@@ -213,10 +210,20 @@ def serve(personalization: Personalization | None, clip: Clip, decoder: Decoder)
 
 @dataclass(frozen=True, slots=True)
 class RuleValidation:
-    """When a rule counts as having held on held-out data."""
+    """When a rule counts as having held on held-out data.
+
+    A rule (for sounds-like rules: a term's rules together) that fired on held-out folds
+    must have helped at least ``min_helped`` times, with precision (helped over helped
+    plus hurt) at least ``min_precision``, and must not have added errors overall.
+    A rule that never met its source on held-out data has no evidence either way: with
+    ``require_heldout_evidence`` it is dropped; by default it is kept and reported as
+    unverified (the cross-validated estimate the gate judges already includes the
+    effect of such rules, since every fold mines its rules the same way).
+    """
 
     min_helped: int = 1
     min_precision: float = 0.9
+    require_heldout_evidence: bool = False
 
 
 @dataclass(frozen=True)
@@ -272,7 +279,11 @@ def keep_validated_rules(
     for key in {rule_key(r) for r in model.rules}:
         outcome = outcomes.get(key)
         if outcome is None or outcome.fired == 0:
-            verdicts[key] = "never fired on held-out data"
+            verdicts[key] = (
+                "never fired on held-out data" if validation.require_heldout_evidence else None
+            )
+        elif outcome.errors_removed < 0:
+            verdicts[key] = f"added {-outcome.errors_removed} errors on held-out data"
         elif outcome.helped < validation.min_helped:
             verdicts[key] = f"helped {outcome.helped}x on held-out data"
         elif outcome.precision < validation.min_precision:

@@ -13,8 +13,10 @@ algorithms it prints
 - the WER and term recall on ``heldout`` and ``heldout_control`` of the candidate trained
   on all of ``train`` (what the user would get).
 
-The manifest's ``terms`` are used for scoring term recall only; nothing is learned from
-them. ``vocabulary.txt``, when present, gives the "oracle prompt" reference row.
+"default" is ``TierOneConfig()``: the examples+glossary prompt (223 tokens), exact rules
+and sounds-like rules mined from the factory (original) hypotheses. The manifest's
+``terms`` are used for scoring term recall only; nothing is learned from them.
+``vocabulary.txt``, when present, gives the "oracle prompt" reference row.
 Decodes are cached on disk (``--cache``), so a rerun costs only the new variants.
 """
 
@@ -50,51 +52,55 @@ from retrain.pipeline.split import SplitConfig, SplitPlan, cross_validation_fold
 
 NONE = TierOneConfig(use_lexicon=False, use_rules=False, use_term_rules=False)
 PROMPT_ONLY = TierOneConfig(use_rules=False, use_term_rules=False)
-FULL = TierOneConfig()
+DEFAULT = TierOneConfig()
+STRICT = RuleValidation(require_heldout_evidence=True)
 
 
-def variants() -> dict[str, tuple[TierOneConfig, bool]]:
-    """name -> (config, validate rules on held-out folds)."""
-    examples = PromptConfig("examples", 223)
-    glossary = PromptConfig("glossary", 223)
-    out: dict[str, tuple[TierOneConfig, bool]] = {"base": (NONE, False)}
+def variants() -> dict[str, tuple[TierOneConfig, RuleValidation | None]]:
+    """name -> (config, rule validation on held-out folds or None)."""
+    out: dict[str, tuple[TierOneConfig, RuleValidation | None]] = {"base": (NONE, None)}
     out["exact rules only (no prompt)"] = (
         TierOneConfig(use_prompt=False, use_term_rules=False),
-        False,
+        None,
     )
-    out["exact + sounds-like rules (no prompt)"] = (TierOneConfig(use_prompt=False), False)
+    out["exact + sounds-like rules (no prompt)"] = (TierOneConfig(use_prompt=False), None)
     for style, budget in (
         ("glossary", 223),
         ("sentence", 223),
         ("examples", 223),
+        ("examples+glossary", 223),
         ("glossary", 64),
         ("examples", 96),
     ):
         out[f"prompt {style} {budget}"] = (
             replace(PROMPT_ONLY, prompt=PromptConfig(style, budget)),
-            False,
+            None,
         )
-    for name, prompt in (("examples", examples), ("glossary", glossary)):
-        out[f"{name} + exact rules (original hyps)"] = (
-            replace(FULL, prompt=prompt, use_term_rules=False, rules_from="original"),
-            False,
+    for origin in ("original", "prompted"):
+        out[f"prompt + exact rules ({origin} hyps)"] = (
+            replace(DEFAULT, use_term_rules=False, rules_from=origin),
+            None,
         )
-        out[f"{name} + exact rules (prompted hyps)"] = (
-            replace(FULL, prompt=prompt, use_term_rules=False),
-            False,
+        out[f"prompt + sounds-like rules ({origin} hyps)"] = (
+            replace(DEFAULT, use_rules=False, rules_from=origin),
+            None,
         )
-        out[f"{name} + sounds-like rules"] = (replace(FULL, prompt=prompt, use_rules=False), False)
-        out[f"{name} + exact + sounds-like"] = (replace(FULL, prompt=prompt), False)
-        out[f"{name} + exact + sounds-like, validated"] = (replace(FULL, prompt=prompt), True)
-    for support in (1, 3):
-        out[f"examples + exact + sounds-like, lexicon support {support}"] = (
-            replace(FULL, prompt=examples, lexicon=LexiconConfig(min_support=support)),
-            False,
+        out[f"prompt + exact + sounds-like ({origin} hyps)"] = (
+            replace(DEFAULT, rules_from=origin),
+            None,
         )
-    out["examples + exact + sounds-like, rule support 2"] = (
-        replace(FULL, prompt=examples, rules=RuleConfig(min_support=2)),
-        False,
+    out["default, rules validated (drop on counter-evidence)"] = (DEFAULT, RuleValidation())
+    out["default, rules validated (strict: need held-out evidence)"] = (DEFAULT, STRICT)
+    out["default with glossary prompt"] = (
+        replace(DEFAULT, prompt=PromptConfig("glossary", 223)),
+        None,
     )
+    for support in (1, 3):
+        out[f"default, lexicon support {support}"] = (
+            replace(DEFAULT, lexicon=LexiconConfig(min_support=support)),
+            None,
+        )
+    out["default, exact-rule support 2"] = (replace(DEFAULT, rules=RuleConfig(min_support=2)), None)
     return out
 
 
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             row[s] = score(split[s], [decoder.decode(e.clip, oracle) for e in exs])
         results["oracle prompt (vocabulary.txt)"] = {"heldout": row, "cv": None}
 
-    for name, (config, validate) in variants().items():
+    for name, (config, validation) in variants().items():
         if chosen and name not in chosen:
             continue
         started = time.perf_counter()
@@ -165,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         cv_score = score(split["train"], [cv.served[e.example_id] for e in train])
         final = train_tier_one(train, decoder, config, factory)
         dropped = []
-        if validate:
-            final, dropped = keep_validated_rules(final, cv.rule_outcomes, RuleValidation())
+        if validation is not None:
+            final, dropped = keep_validated_rules(final, cv.rule_outcomes, validation)
         row = {}
         for s, exs in evaluation.items():
             row[s] = score(split[s], [serve(final, e.clip, decoder) for e in exs])
