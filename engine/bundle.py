@@ -88,6 +88,7 @@ class DecodingDefaults:
     beam_size: int | None = None
     temperatures: tuple[float, ...] | None = None
     max_prompt_tokens: int | None = None
+    prompt: str | None = None  # the decoder prompt the pipeline rendered from the lexicon
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class ModelBundle:
                 if self.decoding.temperatures is not None
                 else None,
                 "max_prompt_tokens": self.decoding.max_prompt_tokens,
+                "prompt": self.decoding.prompt,
             },
             "lineage": dict(self.lineage),
             "created_at": self.created_at,
@@ -183,6 +185,7 @@ class ModelBundle:
                 beam_size=decoding.get("beam_size"),
                 temperatures=tuple(temps) if temps is not None else None,
                 max_prompt_tokens=decoding.get("max_prompt_tokens"),
+                prompt=decoding.get("prompt"),
             ),
             lineage=dict(data.get("lineage") or {}),
             created_at=str(data.get("created_at", "")),

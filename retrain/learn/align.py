@@ -17,68 +17,11 @@ rarely line up word for word.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-from engine.scoring import normalize
+from engine.textrules import Token, normalize_token, tokenize
 
-_CLITIC = re.compile(r"^(?P<stem>.+?)(?P<clitic>(?:['’](?:s|re|ve|ll|d|m)|n['’]t))$", re.I)
-_EDGE_PUNCT = "\"'“”‘’«»()[]{}<>,.;:!?¿¡…—–-"
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One word of a text: its original spelling, its normalized words, and where it is."""
-
-    text: str  # original spelling, edge punctuation trimmed (may be "" for pure punctuation)
-    norm: tuple[str, ...]  # normalized words (possibly empty)
-    raw: str  # the exact characters of the text this token came from
-    start: int  # character offset of ``raw`` in the text
-    end: int
-    attached: bool = False  # a clitic glued to the previous token (no space before it)
-
-
-@lru_cache(maxsize=65536)
-def normalize_token(word: str) -> tuple[str, ...]:
-    """Normalized words of one token (cached: the normalizer is regex-heavy)."""
-    return tuple(normalize(word).split()) if word else ()
-
-
-def _split_clitic(core: str) -> tuple[str, tuple[str, ...], str, tuple[str, ...]] | None:
-    """("Kästner", ("kastner",), "'s", ("is",)) for "Kästner's", when the normalizer agrees.
-
-    The clitic is split off only if normalizing the whole word gives the stem's words
-    followed by at least one more word, so the token-by-token normalization is the same
-    as the whole word's ("I'm" -> "i" + "am", "don't" -> "do" + "not").
-    """
-    match = _CLITIC.match(core)
-    if not match:
-        return None
-    stem, clitic = match.group("stem"), match.group("clitic")
-    whole = normalize_token(core)
-    stem_norm = normalize_token(stem)
-    if not stem_norm or len(whole) <= len(stem_norm) or whole[: len(stem_norm)] != stem_norm:
-        return None
-    return stem, stem_norm, clitic, whole[len(stem_norm) :]
-
-
-def tokenize(text: str) -> list[Token]:
-    """Split ``text`` into tokens with original spellings and normalized words."""
-    tokens: list[Token] = []
-    for match in re.finditer(r"\S+", text):
-        raw = match.group(0)
-        start = match.start()
-        core = raw.strip(_EDGE_PUNCT)
-        split = _split_clitic(core) if core else None
-        if split is None:
-            tokens.append(Token(core, normalize_token(core), raw, start, match.end()))
-            continue
-        stem, stem_norm, clitic, clitic_norm = split
-        cut = start + raw.find(core) + len(stem)
-        tokens.append(Token(stem, stem_norm, text[start:cut], start, cut))
-        tokens.append(Token(clitic, clitic_norm, text[cut : match.end()], cut, match.end(), True))
-    return tokens
+__all__ = ["Alignment", "EditSpan", "Token", "align", "normalize_token", "tokenize"]
 
 
 def normalized_words(tokens: list[Token]) -> list[str]:

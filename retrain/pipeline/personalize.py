@@ -49,7 +49,7 @@ from retrain.learn.rules import (
     term_confusions,
     term_rules,
 )
-from retrain.pipeline.decode import Clip, Decoder
+from retrain.pipeline.decode import CachedDecoder, Clip, with_rules
 from retrain.pipeline.split import SplitPlan
 
 SIMILARITY_GRID: tuple[float | None, ...] = (None, 0.95, 0.9, 0.85, 0.8, 0.75)
@@ -65,6 +65,7 @@ class Example:
     reference: str
     hypothesis: str = ""  # what the model that transcribed it wrote (from the store)
     speaker: str | None = None
+    segment_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ class Personalization:
 
 
 def factory_pairs(
-    examples: Sequence[Example], decoder: Decoder, progress: Callable[[], None] | None = None
+    examples: Sequence[Example], decoder: CachedDecoder, progress: Callable[[], None] | None = None
 ) -> list[TextPair]:
     """(factory hypothesis, reference) for each example."""
     out = []
@@ -104,7 +105,9 @@ def factory_pairs(
     return out
 
 
-def prompted_pairs(examples: Sequence[Example], decoder: Decoder, prompt: str) -> list[TextPair]:
+def prompted_pairs(
+    examples: Sequence[Example], decoder: CachedDecoder, prompt: str
+) -> list[TextPair]:
     return [
         TextPair(
             ex.example_id, ex.recording_id, decoder.decode(ex.clip, prompt or None), ex.reference
@@ -115,7 +118,7 @@ def prompted_pairs(examples: Sequence[Example], decoder: Decoder, prompt: str) -
 
 def train_tier_one(
     examples: Sequence[Example],
-    decoder: Decoder,
+    decoder: CachedDecoder,
     config: TierOneConfig = TierOneConfig(),
     factory: Sequence[TextPair] | None = None,
 ) -> Personalization:
@@ -200,12 +203,12 @@ def choose_similarity(
     return best
 
 
-def serve(personalization: Personalization | None, clip: Clip, decoder: Decoder) -> str:
+def serve(personalization: Personalization | None, clip: Clip, decoder: CachedDecoder) -> str:
     """Decode ``clip`` as the personalized model would serve it."""
     if personalization is None:
         return decoder.decode(clip, None)
-    raw = decoder.decode(clip, personalization.prompt or None)
-    return apply_rules(raw, personalization.rules)[0]
+    texts = decoder.decode_segments(clip, personalization.prompt or None)
+    return with_rules(texts, personalization.rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +242,7 @@ class CrossValidation:
 def cross_validate(
     examples: Sequence[Example],
     plan: SplitPlan,
-    decoder: Decoder,
+    decoder: CachedDecoder,
     config: TierOneConfig = TierOneConfig(),
     factory: Sequence[TextPair] | None = None,
     on_fold: Callable[[int, int], None] | None = None,
@@ -258,9 +261,10 @@ def cross_validate(
         models[fold.index] = model
         held: list[TextPair] = []
         for ex in test:
-            raw = decoder.decode(ex.clip, model.prompt or None)
+            texts = decoder.decode_segments(ex.clip, model.prompt or None)
+            raw = " ".join(t.strip() for t in texts if t.strip())
             prompted[ex.example_id] = raw
-            served[ex.example_id] = apply_rules(raw, model.rules)[0]
+            served[ex.example_id] = with_rules(texts, model.rules)
             held.append(TextPair(ex.example_id, ex.recording_id, raw, ex.reference))
         for key, outcome in heldout_rule_outcomes(model.rules, held).items():
             outcomes[key] = merge_outcomes(outcomes.get(key), outcome)

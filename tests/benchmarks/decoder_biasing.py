@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 from engine.corpus import read_manifest  # noqa: E402
 from engine.scoring import corpus_error_counts, term_recall  # noqa: E402
 from retrain.learn.rules import apply_rules  # noqa: E402
-from retrain.pipeline.decode import CachedDecoder, FasterWhisperDecoder, clip_for  # noqa: E402
+from retrain.pipeline.decode import CachedDecoder, EngineDecoder, clip_for  # noqa: E402
 from retrain.pipeline.personalize import Example, factory_pairs, train_tier_one  # noqa: E402
 
 c_bool, c_int, c_float, c_void_p, c_char_p = (
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
     items = read_manifest(args.corpus)
     train_items = [i for i in items if i.split == "train"]
-    decoder = CachedDecoder(FasterWhisperDecoder(), args.cache)
+    decoder = CachedDecoder(EngineDecoder(), args.cache)
     train = [Example(i.path.name, i.path.name, clip_for(i.path), i.text) for i in train_items]
     model = train_tier_one(train, decoder, factory=factory_pairs(train, decoder))
     whisper = WhisperCpp(args.ggml)
@@ -260,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     splits = {s: [i for i in items if i.split == s] for s in ("heldout", "heldout_control")}
-    audio = {i.path: decoder.inner.load_audio(clip_for(i.path)) for s in splits.values() for i in s}
+    from engine import audio as engine_audio
+
+    audio = {i.path: engine_audio.decode(i.path) for s in splits.values() for i in s}
     setups: list[tuple[str, str | None, TermBias | None]] = [
         ("whisper.cpp, no prompt", None, None),
         ("whisper.cpp, lexicon prompt", model.prompt, None),

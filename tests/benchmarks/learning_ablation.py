@@ -33,11 +33,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from engine.backends.ctranslate2 import memoized_encoder  # noqa: E402
 from engine.corpus import CorpusItem, read_manifest  # noqa: E402
 from engine.scoring import corpus_error_counts, term_recall  # noqa: E402
 from retrain.learn.lexicon import LexiconConfig, PromptConfig, render_prompt  # noqa: E402
 from retrain.learn.rules import RuleConfig  # noqa: E402
-from retrain.pipeline.decode import CachedDecoder, FasterWhisperDecoder, clip_for  # noqa: E402
+from retrain.pipeline.decode import CachedDecoder, EngineDecoder, clip_for  # noqa: E402
 from retrain.pipeline.personalize import (  # noqa: E402
     Example,
     RuleValidation,
@@ -125,6 +126,11 @@ def score(items: list[CorpusItem], hyps: list[str]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with memoized_encoder():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", required=True, type=Path)
     parser.add_argument("--folds", type=int, default=5)
@@ -135,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
     items = read_manifest(args.corpus)
     split = {s: [i for i in items if i.split == s] for s in ("train", "heldout", "heldout_control")}
-    decoder = CachedDecoder(FasterWhisperDecoder(), args.cache)
+    decoder = CachedDecoder(EngineDecoder(), args.cache)
     train = examples_for(split["train"])
     factory = factory_pairs(train, decoder)
     plan = SplitPlan(
