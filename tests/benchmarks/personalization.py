@@ -36,6 +36,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
 
 def _transcribe_text(path: Path, bundle=None, prompt: str | None = None) -> str:
@@ -55,38 +56,6 @@ def _score(items, hyps) -> dict:
     if any(i.terms for i in items):
         out["term_recall"] = term_recall([(i.terms, h) for i, h in zip(items, hyps, strict=True)])
     return out
-
-
-def simulate_user(store, items) -> dict:
-    """Import, correct and verify every ``train`` clip; opt in; capture snippets."""
-    from retrain.importer import import_file
-    from retrain.privacy import CONSENT_TEXT_VERSION
-    from retrain.store.edits import MergeSegments, TextEdit
-
-    counts = {"clips": 0, "segments": 0, "edited": 0}
-    for item in items:
-        result = import_file(store, item.path)
-        view = store.load_transcript(result.transcript_id)
-        segments = list(view.segments)
-        counts["clips"] += 1
-        counts["segments"] += len(segments)
-        if not segments:
-            continue
-        while len(segments) > 1:
-            store.apply_edit(
-                result.transcript_id, MergeSegments(segments[0].id, segments[1].id)
-            ).result()
-            segments = list(store.load_transcript(result.transcript_id).segments)
-        segment = segments[0]
-        if segment.text != item.text:
-            store.apply_edit(
-                result.transcript_id, TextEdit(segment.id, segment.text, item.text)
-            ).result()
-            counts["edited"] += 1
-        store.mark_verified(result.transcript_id, [segment.id]).result()
-    store.set_consent(True, CONSENT_TEXT_VERSION).result()
-    store.capture_snippets().result()
-    return counts
 
 
 def run_pipeline_process(home: Path) -> tuple[dict, float, float]:
@@ -128,12 +97,15 @@ def main(argv: list[str] | None = None) -> int:
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with Store.open() as store:
-        counts = simulate_user(store, split["train"])
+    from usersim import simulate_user
+
+    with Store.open(auto_snippets=False) as store:
+        simulate_user(store, split["train"])
+        stats = store.stats()
     timings["import_and_correct"] = time.perf_counter() - started
     print(
-        f"simulated user: {counts['clips']} clips imported ({counts['segments']} segments), "
-        f"{counts['edited']} corrected, all verified; learning on",
+        f"simulated user: {len(split['train'])} clips imported, corrected and verified "
+        f"({stats.segments} segments); learning on",
         flush=True,
     )
 
