@@ -160,7 +160,9 @@ def _settings(
     if options.hotwords:
         user_prompt = " ".join(p for p in (", ".join(options.hotwords), user_prompt) if p)
     budget = min(bundle.decoding.max_prompt_tokens or DEFAULTS.prompt_tokens, MAX_PROMPT_TOKENS)
-    prompt = build_prompt(bundle.lexicon, user_prompt, budget)
+    prompt = build_prompt(
+        bundle.lexicon, user_prompt, budget, lexicon_prompt=bundle.decoding.prompt
+    )
     settings = DecodeSettings(
         beam_size=max(1, int(beam)),
         temperatures=tuple(float(t) for t in temps),

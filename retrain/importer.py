@@ -72,6 +72,13 @@ def import_file(
 
     source = Path(path)
     started = time.perf_counter()
+    if bundle is None:
+        # The champion at the time this job starts (hot swap: a newer champion serves the
+        # next job). A champion that fails its checksum or does not load falls back to the
+        # factory model inside the engine, with a notice in ``info.notices``.
+        from retrain.registry import Registry
+
+        bundle = Registry(store).champion_path()
     segments, info = transcribe(source, options, bundle=bundle, progress=progress, cancel=cancel)
     sha256 = file_sha256(source)
     media = info.media

@@ -13,10 +13,13 @@ One such call takes well under a second for tiny.en on two cores.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,6 +43,55 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 COMPUTE_TYPE = "int8"
+
+
+class _EncoderMemo:
+    """Encoder outputs by the hash of their input features, bounded in memory (LRU)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def encode(self, features: np.ndarray, compute: Any) -> Any:
+        key = hashlib.sha1(np.ascontiguousarray(features).tobytes()).hexdigest()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return hit[0]
+        value = compute(features)
+        size = int(np.prod(value.shape)) * 4
+        with self._lock:
+            if size <= self.max_bytes and key not in self._items:
+                self._items[key] = (value, size)
+                self._bytes += size
+                while self._bytes > self.max_bytes:
+                    _, (_, dropped) = self._items.popitem(last=False)
+                    self._bytes -= dropped
+        return value
+
+
+_memo: _EncoderMemo | None = None
+
+
+@contextlib.contextmanager
+def memoized_encoder(max_mb: int = 512) -> Iterator[_EncoderMemo]:
+    """Within this block, re-decoding the same audio reuses its encoder output.
+
+    For the learning pipeline, which decodes the same clips many times with different
+    prompts: the prompt only changes the decoder, and the encoder is deterministic, so
+    the text is exactly what an uncached decode gives. Serving never enables it.
+    """
+    global _memo
+    previous, _memo = _memo, _EncoderMemo(max_mb * 1024 * 1024)
+    try:
+        yield _memo
+    finally:
+        _memo = previous
 
 
 class _CancellableModel:
@@ -165,6 +217,10 @@ class CTranslate2Backend:
         job_model = copy.copy(self._model)
         job_model.model = _CancellableModel(self._model.model, cancel)
         job_model.get_prompt = _shared_prompt_budget(job_model)
+        memo = _memo
+        if memo is not None:
+            plain_encode = job_model.encode
+            job_model.encode = lambda features: memo.encode(features, plain_encode)
         duration = len(pcm) / SAMPLE_RATE
         hotwords = settings.prompt.strip() if settings.prompt else None
         segments, _info = job_model.transcribe(
