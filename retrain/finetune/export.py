@@ -65,13 +65,15 @@ def export_bundle(
     rules: Sequence[CorrectionRule] = (),
     decoding: DecodingDefaults = NO_DECODING_DEFAULTS,
     cancel: threading.Event | None = None,
+    ggml_variants: Sequence[str] = GGML_VARIANTS,
 ) -> ModelBundle:
     """Write ``weights`` (Whisper names) as bundle ``version`` at ``directory``.
 
     ``base`` is the bundle the weights were trained from: its CTranslate2 model gives
     the variable layout and dtypes, and its other CTranslate2 files are copied. Raises
     ``FileExistsError`` if ``directory`` exists and ``TrainingCancelled`` (leaving
-    nothing behind) when ``cancel`` is set.
+    nothing behind) when ``cancel`` is set. ``ggml_variants`` are the whisper.cpp files
+    written (none: a CTranslate2-only bundle, for measurements).
     """
     target = Path(directory)
     if target.exists():
@@ -86,7 +88,7 @@ def export_bundle(
     try:
         _check(cancel)
         write_ct2_model_dir(ct2_model, staging / CT2_DIR, base_ct2)
-        for variant in GGML_VARIANTS:
+        for variant in ggml_variants:
             _check(cancel)
             ct2_to_ggml(
                 ct2_model,

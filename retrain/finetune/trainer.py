@@ -297,7 +297,7 @@ def train_decoder(
             optimizer.step()
             step += 1
             n = int((targets != -100).sum())
-            token_loss += float(loss) * n
+            token_loss += float(loss.detach()) * n
             token_count += n
             report(
                 TrainingProgress(
@@ -305,7 +305,7 @@ def train_decoder(
                     encode_share + (1 - encode_share) * step / total_steps,
                     epoch,
                     step,
-                    float(loss),
+                    float(loss.detach()),
                 )
             )
         epoch_losses.append(token_loss / max(token_count, 1))

@@ -10,31 +10,14 @@ Two trainings run once per test session:
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from finetune_fixtures import SHORT, Run, environment, example
 
-from engine import audio
 from engine.corpus import CorpusItem, read_manifest, reference_set
 from retrain.finetune.config import FinetuneConfig
 from retrain.finetune.examples import TrainingExample
-
-# Test modules that need torch mark themselves ``finetune`` and skip, with the reason,
-# in an installation without the optional extra.
-
-SHORT = FinetuneConfig(max_epochs=2, min_epochs=2)
-
-
-@dataclass(frozen=True)
-class Run:
-    examples: tuple[TrainingExample, ...]
-    config: FinetuneConfig
-    result: object  # TrainingResult
-    bundle: object  # ModelBundle
-    progress: tuple
 
 
 @pytest.fixture(scope="session")
@@ -47,14 +30,6 @@ def finetune_env(
     }
 
 
-@contextlib.contextmanager
-def environment(env: dict[str, str]) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        yield
-
-
 @pytest.fixture(scope="session")
 def base_bundle(finetune_env):
     """The prepared base (factory) bundle, for session-scoped fixtures."""
@@ -62,10 +37,6 @@ def base_bundle(finetune_env):
 
     with environment(finetune_env):
         return ensure_base_model()
-
-
-def example(item: CorpusItem, role: str = "correction", prefix: str = "") -> TrainingExample:
-    return TrainingExample(prefix + item.path.name, audio.decode(item.path), item.text, role)
 
 
 @pytest.fixture(scope="session")
