@@ -15,7 +15,6 @@ from engine.errors import (
     TranscriptionCancelled,
     UnknownBackendError,
 )
-from engine.transcriber import transcribe
 from engine.types import MediaInfo, Segment, TranscribeOptions, TranscriptionInfo, Word
 
 __all__ = [
@@ -34,3 +33,13 @@ __all__ = [
     "Word",
     "transcribe",
 ]
+
+
+def __getattr__(name: str):
+    # ``transcribe`` loads PyAV and the model machinery: only when it is asked for,
+    # so ``import engine.types`` stays light for the other layers.
+    if name == "transcribe":
+        from engine.transcriber import transcribe
+
+        return transcribe
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")

@@ -29,11 +29,37 @@ def _window() -> np.ndarray:
     return np.hanning(N_FFT + 1)[:-1].astype(np.float32)
 
 
-@lru_cache(maxsize=4)
-def _mel_filters(n_mels: int = N_MELS) -> np.ndarray:
-    from faster_whisper.feature_extractor import FeatureExtractor
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / (200.0 / 3)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, linear)
 
-    return FeatureExtractor.get_mel_filters(SAMPLE_RATE, N_FFT, n_mels=n_mels).astype(np.float32)
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    linear = mel * (200.0 / 3)
+    log_part = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0))
+    return np.where(mel >= 15.0, log_part, linear)
+
+
+@lru_cache(maxsize=4)
+def mel_filters(n_mels: int = N_MELS) -> np.ndarray:
+    """(n_mels, 201) Slaney-normalized triangular mel filters for 16 kHz, n_fft 400.
+
+    The matrix openai-whisper ships and faster-whisper computes (checked in the
+    tests); computed here so that whisper.cpp jobs need not import faster-whisper.
+    """
+    fft_hz = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
+    edges = _mel_to_hz(np.linspace(0.0, _hz_to_mel(SAMPLE_RATE / 2), n_mels + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_hz[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype(np.float32)
 
 
 def _padded_piece(wave: np.ndarray, padding: int, start: int, stop: int) -> np.ndarray:
@@ -66,7 +92,7 @@ def log_mel(pcm: np.ndarray, padding: int = HOP, n_mels: int = N_MELS) -> np.nda
 
     n_frames = 1 + (n + 2 * half - N_FFT) // HOP
     n_out = n_frames - 1  # the last frame is dropped, as faster-whisper does
-    filters = _mel_filters(n_mels)
+    filters = mel_filters(n_mels)
     window = _window()
     mel = np.empty((n_mels, max(n_out, 0)), dtype=np.float32)
     for first in range(0, n_out, SLICE_FRAMES):

@@ -23,7 +23,13 @@ from app.logsetup import configure_logging
 __all__ = ["CliError", "build_parser", "gui_main", "main"]
 
 # Subcommand modules, in the order `tiro --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("app.cli.transcribe", "app.cli.self_test")
+COMMAND_MODULES: tuple[str, ...] = (
+    "app.cli.transcribe",
+    "app.cli.import_",
+    "app.cli.transcripts",
+    "app.cli.data",
+    "app.cli.self_test",
+)
 
 EXIT_OK = 0
 EXIT_ERROR = 2

@@ -89,7 +89,6 @@ def explore_rows() -> list[Row]:
             {"first_chunk_seconds": 120.0, "chunk_seconds": 120.0},
         ),
         Row("whispercpp f16, 1 thread", "tiro", {"backend": "whispercpp", "threads": 1}),
-        Row("whispercpp f16, beam 5", "tiro", {"backend": "whispercpp", "beam_size": 5}),
     ]
 
 

@@ -45,3 +45,11 @@ def test_memory_is_the_result_plus_a_small_slice(speech: np.ndarray) -> None:
     tracemalloc.stop()
     result = features.nbytes  # 19 MB for ten minutes
     assert peak < result + 12e6, f"peak {peak / 1e6:.1f} MB for a {result / 1e6:.1f} MB result"
+
+
+def test_mel_filters_are_whispers() -> None:
+    from engine.features import mel_filters
+
+    np.testing.assert_allclose(
+        mel_filters(), FeatureExtractor.get_mel_filters(16_000, 400, n_mels=80), rtol=0, atol=1e-7
+    )

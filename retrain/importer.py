@@ -1,0 +1,138 @@
+"""Transcribing a media file into the store: what ``tiro import`` and the app's import do.
+
+``import_file`` runs ``engine.transcribe`` and records everything as it happens:
+the recording (content sha256, media facts), a transcript with the model version,
+backend and options that produced it (status running → done / failed / cancelled,
+with the error), the segments as they arrive (so an editor can show them live), and
+the job's performance (real-time factor, peak memory) for the monitor.
+
+Blocking: run it in a worker thread or process, never on the UI thread. Transcript
+text is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.types import Segment, TranscribeOptions, TranscriptionInfo
+from retrain.contract import file_sha256
+from retrain.store import Store
+
+log = logging.getLogger("tiro.importer")
+
+#: Segments are written in batches of at most this many, or every ``FLUSH_SECONDS``.
+BATCH = 8
+FLUSH_SECONDS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    recording_id: int
+    transcript_id: int
+    segments: int
+    info: TranscriptionInfo
+    wall_seconds: float
+
+
+def import_file(
+    store: Store,
+    path: str | Path,
+    *,
+    options: TranscribeOptions | None = None,
+    bundle: Any = None,
+    progress: Callable[[float], None] | None = None,
+    cancel: threading.Event | None = None,
+    on_segments: Callable[[int, Sequence[int]], None] | None = None,
+) -> ImportResult:
+    """Transcribe ``path`` into ``store``. ``on_segments(transcript_id, ids)`` fires per batch.
+
+    Raises the engine's typed errors (unreadable file, model failure,
+    ``TranscriptionCancelled``) after recording them on the transcript.
+    """
+    import engine
+
+    source = Path(path)
+    started = time.perf_counter()
+    segments, info = engine.transcribe(
+        source, options, bundle=bundle, progress=progress, cancel=cancel
+    )
+    sha256 = file_sha256(source)
+    media = info.media
+    recording_id = store.add_recording(
+        source.resolve(), sha256=sha256, media=media, size_bytes=source.stat().st_size
+    ).result()
+    transcript_id = store.create_transcript(
+        recording_id,
+        info.model_version,
+        info.backend,
+        info.options,
+        language=info.language,
+        status="running",
+    ).result()
+    count = 0
+    try:
+        pending: list[Segment] = []
+        last_flush = time.monotonic()
+        for segment in segments:
+            pending.append(segment)
+            if len(pending) >= BATCH or time.monotonic() - last_flush >= FLUSH_SECONDS:
+                count += _flush(store, transcript_id, pending, on_segments)
+                last_flush = time.monotonic()
+        count += _flush(store, transcript_id, pending, on_segments)
+    except BaseException as exc:
+        _flush(store, transcript_id, pending, on_segments)
+        status = "cancelled" if type(exc).__name__ == "TranscriptionCancelled" else "failed"
+        if isinstance(exc, KeyboardInterrupt):
+            status = "cancelled"
+        store.set_transcript_status(transcript_id, status, _message(exc)).result()
+        log.info("transcript %s %s after %d segments", transcript_id, status, count)
+        raise
+    wall = time.perf_counter() - started
+    store.set_transcript_status(transcript_id, "done").result()
+    store.record_transcription_run(
+        transcript_id=transcript_id,
+        model_version=info.model_version,
+        backend=info.backend,
+        audio_seconds=info.duration,
+        wall_seconds=wall,
+        peak_rss_mb=_peak_rss_mb(),
+    ).result()
+    log.info("transcript %s done: %d segments in %.1f s", transcript_id, count, wall)
+    return ImportResult(recording_id, transcript_id, count, info, wall)
+
+
+def _flush(
+    store: Store,
+    transcript_id: int,
+    pending: list[Segment],
+    on_segments: Callable[[int, Sequence[int]], None] | None,
+) -> int:
+    if not pending:
+        return 0
+    batch = list(pending)
+    pending.clear()
+    ids = store.append_segments(transcript_id, batch).result()
+    if on_segments is not None:
+        on_segments(transcript_id, ids)
+    return len(ids)
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+        import sys
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

@@ -1,0 +1,124 @@
+"""Learning snippets, captured from real speech with the engine's decoder and FLAC encoder."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from engine.corpus import read_manifest
+from engine.paths import snippets_dir
+from engine.types import Segment
+from retrain.contract import build_examples, file_sha256
+from retrain.snippets import capture_snippets
+from retrain.store import DeleteSegment, Retime, Store
+
+SPANS = [(0.0, 3.5), (3.5, 7.2), (7.2, 10.9)]
+
+
+@pytest.fixture
+def clip(general_corpus: Path, tmp_path: Path) -> Path:
+    """A private copy of an 11 s real-speech clip, so that a test may change it."""
+    item = next(i for i in read_manifest(general_corpus) if i.seconds >= 10)
+    copy = tmp_path / item.path.name
+    shutil.copyfile(item.path, copy)
+    return copy
+
+
+def add_reviewed(store: Store, clip: Path, *, verify: bool = True) -> tuple[int, int, list[int]]:
+    rid = store.add_recording(clip, sha256=file_sha256(clip)).result()
+    tid = store.create_transcript(rid, "factory", "ctranslate2").result()
+    segs = [Segment(s, e, f" part {i} of the speech") for i, (s, e) in enumerate(SPANS)]
+    ids = store.append_segments(tid, segs).result()
+    if verify:
+        store.mark_verified(tid).result()
+    return rid, tid, ids
+
+
+def probe(path: Path) -> tuple[int, int, float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        frames = sum(frame.samples for frame in container.decode(stream))
+        return stream.rate, stream.channels, frames / stream.rate
+
+
+def test_reviewed_segments_get_16k_mono_flac_snippets_with_their_hash(tiro_home, clip):
+    with Store.open(auto_snippets=False) as store:
+        store.set_consent(True, "1").result()
+        _, _, ids = add_reviewed(store, clip)
+        report = capture_snippets(store)
+        assert report.captured == 3
+        rows = store.read(
+            lambda c: c.execute(
+                "SELECT segment_id, path, sha256, start_sec, end_sec, sample_rate FROM snippets "
+                "ORDER BY segment_id"
+            ).fetchall()
+        )
+        assert [r[0] for r in rows] == ids
+        for (_sid, relative, sha, start, end, rate), span in zip(rows, SPANS, strict=True):
+            path = snippets_dir() / relative
+            assert path.suffix == ".flac" and file_sha256(path) == sha
+            assert (start, end, rate) == (*span, 16000)
+            got_rate, channels, seconds = probe(path)
+            assert (got_rate, channels) == (16000, 1)
+            assert seconds == pytest.approx(end - start, abs=0.05)
+        result = build_examples(store)
+        assert len(result.examples) == 3 and result.rejections == {}
+        assert capture_snippets(store).captured == 0  # nothing more is due
+
+
+def test_nothing_is_captured_without_consent(tiro_home, clip):
+    with Store.open(auto_snippets=False) as store:
+        add_reviewed(store, clip)
+        report = capture_snippets(store)
+        assert report.captured == 0 and report.skipped["consent_off"] == 1
+        assert not any(snippets_dir().rglob("*.flac"))
+
+
+def test_a_moved_or_changed_original_is_not_used(tiro_home, clip):
+    with Store.open(auto_snippets=False) as store:
+        store.set_consent(True, "1").result()
+        add_reviewed(store, clip)
+        data = bytearray(clip.read_bytes())
+        data[-100] ^= 0xFF
+        clip.write_bytes(bytes(data))
+        report = capture_snippets(store)
+        assert report.captured == 0 and report.skipped["recording_changed"] == 1
+        clip.unlink()
+        report = capture_snippets(store)
+        assert report.captured == 0 and report.skipped["recording_missing"] == 1
+        assert build_examples(store).rejections == {"audio_missing": 3}
+
+
+def test_retimed_segments_are_recaptured_and_deleted_ones_swept(tiro_home, clip):
+    with Store.open(auto_snippets=False) as store:
+        store.set_consent(True, "1").result()
+        _, tid, ids = add_reviewed(store, clip)
+        capture_snippets(store)
+        before = sorted(p.name for p in snippets_dir().rglob("*.flac"))
+        store.apply_edit(tid, Retime(ids[1], 3.6, 7.2)).result()
+        assert build_examples(store).rejections == {"audio_outdated": 1}
+        assert capture_snippets(store).captured == 1
+        after = sorted(p.name for p in snippets_dir().rglob("*.flac"))
+        assert len(after) == 3 and after != before
+        store.apply_edit(tid, DeleteSegment(ids[2])).result()
+        report = capture_snippets(store)
+        assert report.removed_files == 1
+        assert len(list(snippets_dir().rglob("*.flac"))) == 2
+
+
+def test_the_store_captures_in_the_background_after_a_review(tiro_home, clip):
+    with Store.open() as store:
+        store.set_consent(True, "1").result()
+        _, tid, ids = add_reviewed(store, clip, verify=False)
+        store.mark_verified(tid, ids[:1]).result()
+        deadline = time.monotonic() + 30
+        while store.stats().snippets < 1:
+            assert time.monotonic() < deadline, "no snippet captured in the background"
+            time.sleep(0.1)
+        store.set_consent(False, "1").result()
+        assert store.stats().snippets == 0
+        assert not any(snippets_dir().rglob("*.flac"))
