@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from retrain.errors import RetrainError
 
-class FinetuneError(Exception):
+
+class FinetuneError(RetrainError):
     """Base class for every error fine-tuning raises on purpose."""
 
     default_message = "fine-tuning the speech model failed; details are in the log file."
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.default_message)
 
 
 class FinetuneUnavailable(FinetuneError, ImportError):
