@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 EncoderSource = Literal["serving", "torch"]
+ReplayTargets = Literal["self", "reference"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,10 @@ class FinetuneConfig:
       ``"serving"`` is the serving CTranslate2 encoder (int8, exactly what the trained
       decoder will see when serving); ``"torch"`` is the float32 encoder of the model
       being trained.
+    - ``replay_targets``: what replay examples teach: ``"self"``, the base model's own
+      transcript of the clip (keep saying what you said), or ``"reference"``, the
+      reference text (which may be written in another style: lowercase, numbers as
+      words, no punctuation).
     - ``with_prompt``: train with each example's prompt (the lexicon prompt serving
       uses) before ``<|startoftranscript|>``, so the decoder learns to read it.
     - ``seed`` and ``threads`` make a run reproducible bit for bit.
@@ -38,6 +43,7 @@ class FinetuneConfig:
     train_embeddings: bool = True
     encoder: EncoderSource = "serving"
     with_prompt: bool = False
+    replay_targets: ReplayTargets = "self"
     seed: int = 0
     threads: int = 2
 

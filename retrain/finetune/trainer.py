@@ -47,7 +47,12 @@ prepare_process()
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402, N812
 
-from retrain.finetune.model import LoadedWhisper, load_whisper, whisper_weights  # noqa: E402
+from retrain.finetune.model import (  # noqa: E402
+    LoadedWhisper,
+    greedy_decode,
+    load_whisper,
+    whisper_weights,
+)
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +186,34 @@ def encoder_outputs(
     return out
 
 
+def training_sequences(
+    loaded: LoadedWhisper,
+    examples: Sequence[TrainingExample],
+    memory: torch.Tensor,
+    config: FinetuneConfig,
+    cancel: threading.Event | None,
+) -> list[TokenSequence]:
+    """Each example's decoder sequence. A replay example's target is, with
+    ``replay_targets="self"``, what the model being trained (still the base) decodes for
+    it: replay then teaches the model to keep saying what it said, in its own casing,
+    punctuation and number style, rather than the reference's (which may be normalized).
+    """
+    codec = loaded.codec
+    out = []
+    for i, ex in enumerate(examples):
+        prompt = ex.prompt if config.with_prompt else None
+        if ex.role == "replay" and config.replay_targets == "self":
+            _check(cancel)
+            tokens = greedy_decode(loaded, memory[i : i + 1], prompt)
+            prefix = codec.prefix(prompt)
+            out.append(
+                TokenSequence((*prefix, *tokens, codec.special.end_of_text), len(prefix) - 1)
+            )
+        else:
+            out.append(codec.training_sequence(ex.text, prompt))
+    return out
+
+
 def _batch(sequences: Sequence[TokenSequence], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Decoder inputs and targets (-100 where nothing is learned), right-padded."""
     width = max(len(s) for s in sequences) - 1
@@ -252,11 +285,10 @@ def train_decoder(
     )
     seconds["encode"] = time.perf_counter() - mark
 
-    codec = loaded.codec
-    pad = codec.special.end_of_text
-    sequences = [
-        codec.training_sequence(ex.text, ex.prompt if config.with_prompt else None) for ex in kept
-    ]
+    mark = time.perf_counter()
+    pad = loaded.codec.special.end_of_text
+    sequences = training_sequences(loaded, kept, memory, config, cancel)
+    seconds["targets"] = time.perf_counter() - mark
     decoder = loaded.model.model.decoder
     for parameter in loaded.model.parameters():
         parameter.requires_grad_(False)
@@ -364,9 +396,6 @@ def training_loss(
     loaded = load_whisper(ct2_dir)
     kept, _ = _usable(examples)
     memory = encoder_outputs(kept, loaded, config)
-    sequences = [
-        loaded.codec.training_sequence(ex.text, ex.prompt if config.with_prompt else None)
-        for ex in kept
-    ]
+    sequences = training_sequences(loaded, kept, memory, config, None)
     pad = loaded.codec.special.end_of_text
     return _mean_loss(loaded, memory, sequences, pad, config.batch_size, None)

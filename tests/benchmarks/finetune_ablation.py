@@ -61,6 +61,7 @@ def variants() -> dict[str, tuple[FinetuneConfig, bool]]:
     return {
         "default": (DEFAULT, True),
         "no replay": (DEFAULT, False),
+        "replay targets: references": (replace(DEFAULT, replay_targets="reference"), True),
         "lr 1e-5": (replace(DEFAULT, learning_rate=1e-5, max_epochs=6, min_epochs=6), True),
         "lr 1e-4": (replace(DEFAULT, learning_rate=1e-4), True),
         "embeddings frozen": (replace(DEFAULT, train_embeddings=False), True),
