@@ -48,7 +48,8 @@ peak = 0.0
 for line in open("/proc/self/status"):
     if line.startswith("VmHWM:"):
         peak = int(line.split()[1]) / 1024
-print(json.dumps({"wall": time.perf_counter() - wall, "cpu": t.user + t.system, "peak_rss_mb": peak}))
+elapsed = time.perf_counter() - wall
+print(json.dumps({"wall": elapsed, "cpu": t.user + t.system, "peak_rss_mb": peak}))
 """
 
 
