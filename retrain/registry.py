@@ -240,6 +240,10 @@ class Registry:
         version: str | None = None,
     ) -> VersionInfo:
         """Write the bundle, then register it and make it the champion in one transaction."""
+        if "environment" not in draft.lineage:  # Monitoring 1: what it was made with
+            from retrain.environment import fingerprint
+
+            draft = replace(draft, lineage={**draft.lineage, "environment": fingerprint()})
         bundle = self.write_version(draft, version)
         now = utc_now()
         lineage = json.dumps(dict(bundle.lineage), sort_keys=True, default=str)
@@ -326,6 +330,10 @@ class Registry:
                 target = self._newest_usable(exclude={current}) or FACTORY
         self._move_champion(target, reason, "rolled_back")
         return target
+
+    def rollback_to_factory(self, reason: str) -> None:
+        """Champion -> the factory model, the demoted version marked ``rolled_back``."""
+        self._move_champion(FACTORY, reason, "rolled_back")
 
     def use_base(self, reason: str = "the user chose the factory model") -> None:
         self._move_champion(FACTORY, reason, "inactive")
