@@ -4,11 +4,12 @@ the field edit rate moves with both.
 - *Since*: a personalized version serves from its publication; the factory model from
   the first transcript in the store.
 - *Trained at*: the start of the version's training run (the factory model: its
-  *since*, so that its "new vocabulary" is what appeared after the first week of use).
+  *since*).
 - *New validated examples*: examples that pass the data contract and were not part of
   the last training run (``training_examples``).
-- *New vocabulary*: distinct normalized words in kept texts reviewed after *trained
-  at* that appear in no text (kept or model output) from before it.
+- *New vocabulary*: distinct normalized words the person wrote into kept texts reviewed
+  after *trained at* — words the model did not write for that segment — that appear in
+  no text (kept or model output) from before it: vocabulary the model lacks.
 
 ``staleness_series``: for each (version, week) with reviewed segments, the week's field
 edit rate beside the version's age at the week's last review and the new vocabulary
@@ -78,8 +79,12 @@ def new_vocabulary(
             continue
         if until is not None and s.reviewed_at > until:
             continue
-        new |= vocabulary_of(s.final) - known
+        new |= _added_words(s) - known
     return new
+
+
+def _added_words(s: ReviewedSegment) -> frozenset[str]:
+    return vocabulary_of(s.final) - vocabulary_of(s.hypothesis or "")
 
 
 def staleness(
@@ -124,7 +129,7 @@ def staleness_series(
         for s in reviewed:
             if s.reviewed_at > last or (trained_at is not None and s.reviewed_at < trained_at):
                 continue
-            seen |= vocabulary_of(s.final) - known
+            seen |= _added_words(s) - known
         words = sum(s.counts.reference_words for s in group)
         errors = sum(s.counts.errors for s in group)
         points.append(
