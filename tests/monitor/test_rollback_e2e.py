@@ -1,0 +1,207 @@
+"""Rollbacks end to end: the real model on real clips of the user-sim corpus, a real store.
+
+A simulated user transcribes three short clips with the factory model and corrects them
+to their references (the store is built once per session and copied into each test's
+TIRO_HOME). Then a deliberately harmful personalized model is published — correction
+rules that rewrite common words into nonsense — and:
+
+- the canary: the next clips are transcribed by it and corrected by the user; the
+  monitor sees the field edit rate jump, rolls back, and the next job uses the factory
+  model again;
+- Monitoring 1: the harmful model records other library versions than the running ones;
+  the monitor re-runs its held-out evaluation (decoding the stored snippets afresh),
+  finds it worse than the factory model and rolls back. A harmless model in the same
+  situation is verified once and then trusted.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from usersim import correct_clip
+
+from engine.bundle import CorrectionRule, ModelBundle
+from engine.corpus import read_manifest
+from retrain.environment import fingerprint
+from retrain.monitor import CanaryConfig, run_monitor
+from retrain.monitor.run import MonitorConfig
+from retrain.privacy import CONSENT_TEXT_VERSION
+from retrain.registry import FACTORY, Registry
+from retrain.store import Store
+
+BAD_RULES = tuple(
+    CorrectionRule((word,), target, support=3)
+    for word, target in (
+        ("the", "zebra"),
+        ("and", "quark"),
+        ("to", "walrus"),
+        ("we", "marmalade"),
+        ("i", "obelisk"),
+        ("a", "fjord"),
+        ("is", "gnome"),
+        ("of", "kazoo"),
+    )
+)
+
+
+def short_clips(corpus: Path, split: str, n: int) -> list:
+    items = [i for i in read_manifest(corpus) if i.split == split]
+    return sorted(items, key=lambda i: i.seconds)[:n]
+
+
+@pytest.fixture(scope="session")
+def reviewed_home(tmp_path_factory, user_sim_corpus: Path, prepared_models_dir: Path) -> Path:
+    from engine.digests import CACHE_FILE
+    from engine.prepare import PREPARED_ENV
+
+    home = tmp_path_factory.mktemp("monitor-home")
+    (home / "cache").mkdir()
+    digests = prepared_models_dir.parent / f"{prepared_models_dir.name}.digests.json"
+    (home / "cache" / CACHE_FILE).write_bytes(digests.read_bytes())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TIRO_HOME", str(home))
+        patch.setenv(PREPARED_ENV, str(prepared_models_dir))
+        with Store.open(auto_snippets=False) as store:
+            for item in short_clips(user_sim_corpus, "heldout_control", 3):
+                correct_clip(store, item)
+            store.set_consent(True, CONSENT_TEXT_VERSION).result()
+            store.capture_snippets().result()
+    return home
+
+
+@pytest.fixture
+def home(reviewed_home: Path, tiro_home: Path) -> Path:
+    for child in reviewed_home.iterdir():
+        target = tiro_home / child.name
+        if child.is_dir():
+            shutil.copytree(child, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(child, target)
+    return tiro_home
+
+
+def publish(store: Store, rules=(), environment=None, training_run_id=None) -> str:
+    lineage = {"note": "crafted for a test"}
+    if environment is not None:
+        lineage["environment"] = environment
+    draft = ModelBundle(version="", kind="personal", directory=None, rules=rules, lineage=lineage)
+    return Registry(store).publish(draft, training_run_id=training_run_id).version
+
+
+def transcript_version(store: Store, recording_id: int) -> str:
+    return store.read(
+        lambda c: c.execute(
+            "SELECT model_version FROM transcripts WHERE recording_id = ? ORDER BY id DESC",
+            (recording_id,),
+        ).fetchone()
+    )[0]
+
+
+def test_canary_rolls_back_a_harmful_model(home: Path, user_sim_corpus: Path) -> None:
+    config = MonitorConfig(canary=CanaryConfig(segments=3, min_predecessor_words=30))
+    clips = short_clips(user_sim_corpus, "heldout", 4)
+    with Store.open(auto_snippets=False) as store:
+        bad = publish(store, BAD_RULES)
+        assert Registry(store).champion() == bad
+        first = correct_clip(store, clips[0])
+        assert transcript_version(store, first) == bad
+        pending = run_monitor(store, config=config)
+        assert pending.canary is not None and pending.canary.state == "pending"
+        assert Registry(store).champion() == bad
+        for item in clips[1:3]:
+            correct_clip(store, item)
+        report = run_monitor(store, config=config)
+        canary = report.canary
+        assert canary is not None and canary.rolled_back, canary
+        assert canary.version_rate > canary.predecessor_rate + 0.1
+        assert canary.p_value < 0.05
+        assert canary.predecessor == FACTORY and canary.predecessor_words >= 30
+        assert Registry(store).champion() == FACTORY
+        assert report.champion_version == FACTORY
+        assert report.events and report.events[0].kind == "rollback"
+        rates = {v.version: v.rate for v in report.version_rates}
+        assert rates[bad] > rates[FACTORY]
+        message = store.read(
+            lambda c: c.execute("SELECT message FROM job_runs WHERE job = 'canary'").fetchone()
+        )[0]
+        assert bad in message and "field edit rate" in message
+        # the next job is transcribed by the factory model again
+        after = correct_clip(store, clips[3])
+        assert transcript_version(store, after).startswith("base")
+
+
+def heldout_run(store: Store) -> int:
+    """A training run whose held-out examples are the three reviewed clips."""
+    from retrain.registry import utc_now
+
+    segments = store.read(
+        lambda c: [r[0] for r in c.execute("SELECT segment_id FROM snippets ORDER BY segment_id")]
+    )
+    assert len(segments) == 3
+
+    def job(conn) -> int:
+        run = conn.execute(
+            "INSERT INTO training_runs (started_at, finished_at, status) VALUES (?, ?, 'promoted')",
+            (utc_now(), utc_now()),
+        ).lastrowid
+        for sid in segments:
+            recording = conn.execute(
+                "SELECT t.recording_id FROM segments s "
+                "JOIN transcripts t ON t.id = s.transcript_id WHERE s.id = ?",
+                (sid,),
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO training_examples VALUES (?, ?, ?, ?, 'heldout')",
+                (run, f"ex{sid}", recording, sid),
+            )
+        return int(run)
+
+    return store.write(job).result()
+
+
+def old_environment() -> dict[str, str]:
+    return {**fingerprint(), "ctranslate2": "3.0.0"}
+
+
+def test_dependency_change_reevaluates_and_rolls_back_a_worse_champion(home: Path) -> None:
+    with Store.open(auto_snippets=False) as store:
+        bad = publish(store, BAD_RULES, old_environment(), heldout_run(store))
+        report = run_monitor(store)
+        deps = report.dependencies
+        assert deps.changed == (f"ctranslate2: 3.0.0 -> {fingerprint()['ctranslate2']}",)
+        assert deps.action == "rolled_back", deps
+        assert deps.words >= 30 and deps.champion_wer > deps.factory_wer
+        assert Registry(store).champion() == FACTORY
+        assert Registry(store).version(bad).status == "rolled_back"
+        assert report.champion_version == FACTORY
+        assert report.events[0].kind == "rollback" and bad in report.events[0].message
+        outcome = store.read(
+            lambda c: c.execute("SELECT outcome FROM job_runs WHERE job = 'monitor'").fetchone()
+        )
+        assert outcome == ("rolled_back",)
+
+
+def test_dependency_change_verifies_a_harmless_champion_once(home: Path) -> None:
+    with Store.open(auto_snippets=False) as store:
+        good = publish(store, (), old_environment(), heldout_run(store))
+        first = run_monitor(store)
+        assert first.dependencies.action == "verified", first.dependencies
+        assert first.dependencies.champion_wer == pytest.approx(first.dependencies.factory_wer)
+        assert Registry(store).champion() == good
+        assert any("libraries or model files changed" in f for f in first.flags)
+
+        def must_not_decode(_store, _version):
+            raise AssertionError("a verified champion is not evaluated again")
+
+        second = run_monitor(store, config=MonitorConfig(evaluate=must_not_decode))
+        assert second.dependencies.action == "verified"
+        assert Registry(store).champion() == good
+
+
+def test_published_versions_record_their_environment(home: Path) -> None:
+    with Store.open(auto_snippets=False) as store:
+        version = publish(store)
+        assert Registry(store).version(version).lineage["environment"] == fingerprint()
+        assert run_monitor(store).dependencies.action == "none"
