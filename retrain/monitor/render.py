@@ -258,6 +258,7 @@ def render_html(report: MonitorReport, history: Sequence[MonitorReport] = ()) ->
                     if p.predicted_gain is not None and p.measured_gain is not None
                 ]
             },
+            x_percent=True,
         )
     )
     parts.append(
