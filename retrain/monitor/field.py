@@ -19,9 +19,8 @@ from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from engine.scoring import normalize
 from retrain.monitor.report import CalibrationBucket, EditRatePoint, VersionEditRate
-from retrain.monitor.telemetry import ReviewedSegment, week_of
+from retrain.monitor.telemetry import ReviewedSegment, normalized, week_of
 
 BUCKETS: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0000001)
 
@@ -68,7 +67,7 @@ def edit_rates_by_version(segments: Sequence[ReviewedSegment]) -> tuple[VersionE
 
 @lru_cache(maxsize=65536)
 def _norm_word(text: str) -> tuple[str, ...]:
-    return tuple(normalize(text).split())
+    return tuple(normalized(text).split())
 
 
 def kept_flags(hyp_words: Sequence[str], final: str) -> list[bool]:
@@ -80,7 +79,7 @@ def kept_flags(hyp_words: Sequence[str], final: str) -> list[bool]:
     for i, piece in enumerate(pieces):
         flat.extend(piece)
         owner.extend([i] * len(piece))
-    ref = normalize(final).split()
+    ref = normalized(final).split()
     matched = [False] * len(flat)
     for block in SequenceMatcher(None, flat, ref, autojunk=False).get_matching_blocks():
         for k in range(block.a, block.a + block.size):
@@ -92,17 +91,17 @@ def kept_flags(hyp_words: Sequence[str], final: str) -> list[bool]:
     return kept
 
 
-def calibration(
-    segments: Iterable[ReviewedSegment], edges: Sequence[float] = BUCKETS
-) -> tuple[CalibrationBucket, ...]:
+@lru_cache(maxsize=1 << 16)
+def segment_calibration(
+    words_json: str | None, final: str, edges: tuple[float, ...]
+) -> tuple[tuple[int, int, float], ...]:
+    """(words, edited, sum of probabilities) per bucket for one segment (cached)."""
+    from retrain.store import words as word_codec
+
     counts = [[0, 0, 0.0] for _ in range(len(edges) - 1)]
-    for s in segments:
-        if s.hypothesis is None:
-            continue
-        words = [w for w in s.words if w.probability is not None]
-        if not words:
-            continue
-        flags = kept_flags([w.text for w in words], s.final)
+    words = [w for w in word_codec.decode(words_json) if w.probability is not None]
+    if words:
+        flags = kept_flags([w.text for w in words], final)
         for word, kept in zip(words, flags, strict=True):
             p = min(max(float(word.probability), 0.0), 1.0)
             for b in range(len(edges) - 1):
@@ -111,6 +110,21 @@ def calibration(
                     counts[b][1] += 0 if kept else 1
                     counts[b][2] += p
                     break
+    return tuple((int(n), int(e), float(t)) for n, e, t in counts)
+
+
+def calibration(
+    segments: Iterable[ReviewedSegment], edges: Sequence[float] = BUCKETS
+) -> tuple[CalibrationBucket, ...]:
+    key = tuple(edges)
+    counts = [[0, 0, 0.0] for _ in range(len(edges) - 1)]
+    for s in segments:
+        if s.hypothesis is None:
+            continue
+        for b, (n, edited, total) in enumerate(segment_calibration(s.words_json, s.final, key)):
+            counts[b][0] += n
+            counts[b][1] += edited
+            counts[b][2] += total
     return tuple(
         CalibrationBucket(
             round(edges[b], 4),

@@ -23,7 +23,13 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from retrain.monitor.report import Staleness, StalenessPoint
-from retrain.monitor.telemetry import ReviewedSegment, TrainingRun, parse_time, week_of
+from retrain.monitor.telemetry import (
+    ReviewedSegment,
+    TrainingRun,
+    normalized,
+    parse_time,
+    week_of,
+)
 from retrain.registry import FACTORY, VersionInfo
 
 _SAMPLE = 12
@@ -31,9 +37,7 @@ _SAMPLE = 12
 
 @lru_cache(maxsize=65536)
 def vocabulary_of(text: str) -> frozenset[str]:
-    from engine.scoring import normalize
-
-    return frozenset(w for w in normalize(text).split() if w.isalpha() and len(w) > 1)
+    return frozenset(w for w in normalized(text).split() if w.isalpha() and len(w) > 1)
 
 
 def _days(later: str | None, earlier: str | None) -> float | None:

@@ -12,14 +12,36 @@ import math
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
-from engine.scoring import ErrorCounts, error_counts
+import jiwer
+
+from engine.scoring import ErrorCounts, normalize
 from engine.types import Word
 from retrain.registry import FACTORY
 from retrain.store import Store
 from retrain.store import words as word_codec
+
+
+@lru_cache(maxsize=1 << 17)
+def normalized(text: str) -> str:
+    """``engine.scoring.normalize``, cached: the monitor sees the same texts every run."""
+    return normalize(text)
+
+
+@lru_cache(maxsize=1 << 17)
+def field_counts(final: str, hypothesis: str) -> ErrorCounts:
+    """``engine.scoring.error_counts(final, hypothesis)``, on cached normalized texts."""
+    ref, hyp = normalized(final), normalized(hypothesis)
+    if not ref:
+        return ErrorCounts(0, 0, len(hyp.split()), 0)
+    if not hyp:
+        return ErrorCounts(0, len(ref.split()), 0, len(ref.split()))
+    if ref == hyp:
+        return ErrorCounts(0, 0, 0, len(ref.split()))
+    out = jiwer.process_words(ref, hyp)
+    return ErrorCounts(out.substitutions, out.deletions, out.insertions, len(ref.split()))
 
 
 def parse_time(ts: str | None) -> datetime | None:
@@ -63,7 +85,7 @@ class ReviewedSegment:
     @cached_property
     def counts(self) -> ErrorCounts:
         """Word errors between the model's text and the kept text (field edit distance)."""
-        return error_counts(self.final, self.hypothesis or "")
+        return field_counts(self.final, self.hypothesis or "")
 
     @property
     def words(self) -> tuple[Word, ...]:
