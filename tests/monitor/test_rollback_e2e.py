@@ -17,6 +17,7 @@ rules that rewrite common words into nonsense — and:
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from engine.bundle import CorrectionRule, ModelBundle
 from engine.corpus import read_manifest
 from retrain.environment import fingerprint
 from retrain.monitor import CanaryConfig, run_monitor
+from retrain.monitor.canary import PAIRED, UNPAIRED
 from retrain.monitor.run import MonitorConfig
 from retrain.privacy import CONSENT_TEXT_VERSION
 from retrain.registry import FACTORY, Registry
@@ -42,6 +44,12 @@ BAD_RULES = tuple(
         ("a", "fjord"),
         ("is", "gnome"),
         ("of", "kazoo"),
+        ("for", "pelican"),
+        ("on", "tundra"),
+        ("so", "banjo"),
+        ("can", "yeti"),
+        ("me", "xenon"),
+        ("be", "quasar"),
     )
 )
 
@@ -101,7 +109,9 @@ def transcript_version(store: Store, recording_id: int) -> str:
 
 def test_canary_rolls_back_a_harmful_model(home: Path, user_sim_corpus: Path) -> None:
     config = MonitorConfig(canary=CanaryConfig(segments=3, min_predecessor_words=30))
-    clips = short_clips(user_sim_corpus, "heldout", 4)
+    # ordinary speech after the three the fixture corrected, then one more clip
+    clips = short_clips(user_sim_corpus, "heldout_control", 6)[3:]
+    clips.append(short_clips(user_sim_corpus, "heldout", 1)[0])
     with Store.open(auto_snippets=False) as store:
         bad = publish(store, BAD_RULES)
         assert Registry(store).champion() == bad
@@ -112,12 +122,17 @@ def test_canary_rolls_back_a_harmful_model(home: Path, user_sim_corpus: Path) ->
         assert Registry(store).champion() == bad
         for item in clips[1:3]:
             correct_clip(store, item)
+        store.capture_snippets().result()  # the user opted in: reviewed audio is kept
         report = run_monitor(store, config=config)
         canary = report.canary
         assert canary is not None and canary.rolled_back, canary
+        print(canary)  # the figures, for `pytest -s`
+        # the factory model decoded the same three snippets again (paired comparison)
+        assert canary.test == PAIRED
+        assert canary.predecessor_words == canary.version_words >= 30
         assert canary.version_rate > canary.predecessor_rate + 0.1
         assert canary.p_value < 0.05
-        assert canary.predecessor == FACTORY and canary.predecessor_words >= 30
+        assert canary.predecessor == FACTORY
         assert Registry(store).champion() == FACTORY
         assert report.champion_version == FACTORY
         assert report.events and report.events[0].kind == "rollback"
@@ -130,6 +145,43 @@ def test_canary_rolls_back_a_harmful_model(home: Path, user_sim_corpus: Path) ->
         # the next job is transcribed by the factory model again
         after = correct_clip(store, clips[3])
         assert transcript_version(store, after).startswith("base")
+
+
+def test_canary_keeps_a_harmless_model_and_decides_once(home: Path, user_sim_corpus: Path) -> None:
+    config = CanaryConfig(segments=3, min_predecessor_words=30)
+    with Store.open(auto_snippets=False) as store:
+        harmless = publish(store, ())  # no rules, no prompt: serves like the factory model
+        for item in short_clips(user_sim_corpus, "heldout_control", 6)[3:]:
+            correct_clip(store, item)
+        store.capture_snippets().result()
+        canary = run_monitor(store, config=MonitorConfig(canary=config)).canary
+        assert canary is not None and canary.state == "passed" and not canary.rolled_back
+        assert canary.test == PAIRED and canary.p_value > 0.05
+        assert canary.version_errors == canary.predecessor_errors  # same decoder, same audio
+
+        def must_not_decode(*_args):
+            raise AssertionError("a decided canary is not decoded again")
+
+        again = run_monitor(
+            store, config=MonitorConfig(canary=replace(config, redecode=must_not_decode))
+        ).canary
+        assert again is not None and again.state == "passed" and again.p_value == canary.p_value
+        assert Registry(store).champion() == harmless
+
+
+def test_canary_without_audio_compares_with_the_predecessors_recent_segments(
+    home: Path, user_sim_corpus: Path
+) -> None:
+    config = MonitorConfig(canary=CanaryConfig(segments=3, min_predecessor_words=30))
+    with Store.open(auto_snippets=False) as store:
+        bad = publish(store, BAD_RULES)
+        for item in short_clips(user_sim_corpus, "heldout", 3):
+            correct_clip(store, item)  # no snippets captured for these
+        canary = run_monitor(store, config=config).canary
+        assert canary is not None and canary.rolled_back and canary.test == UNPAIRED, canary
+        print(canary)
+        assert canary.version == bad and canary.predecessor_words >= 30
+        assert Registry(store).champion() == FACTORY
 
 
 def heldout_run(store: Store) -> int:
@@ -170,6 +222,7 @@ def test_dependency_change_reevaluates_and_rolls_back_a_worse_champion(home: Pat
         bad = publish(store, BAD_RULES, old_environment(), heldout_run(store))
         report = run_monitor(store)
         deps = report.dependencies
+        print(deps)
         assert deps.changed == (f"ctranslate2: 3.0.0 -> {fingerprint()['ctranslate2']}",)
         assert deps.action == "rolled_back", deps
         assert deps.words >= 30 and deps.champion_wer > deps.factory_wer
