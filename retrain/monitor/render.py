@@ -28,6 +28,8 @@ def summary_lines(report: MonitorReport) -> list[str]:
         f"Champion: {report.champion_version} ({report.champion_kind})"
         + (f", previous: {report.previous_version}" if report.previous_version else ""),
     ]
+    if report.headline:
+        lines.append(report.headline)
     return lines
 
 
@@ -159,6 +161,7 @@ def render_html(report: MonitorReport, history: Sequence[MonitorReport] = ()) ->
         f"<p>Champion <b>{escape(report.champion_version)}</b> ({escape(report.champion_kind)})"
         + (f", previous {escape(report.previous_version)}" if report.previous_version else "")
         + "</p>",
+        f"<p><b>{escape(report.headline)}</b></p>" if report.headline else "",
     ]
     if report.flags:
         parts.append("<h2>Needs attention</h2><ul>")

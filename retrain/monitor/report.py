@@ -240,6 +240,7 @@ class MonitorReport:
     dependencies: DependencyCheck = field(default_factory=DependencyCheck)
     flags: tuple[str, ...] = ()
     events: tuple[MonitorEvent, ...] = ()
+    headline: str = ""  # one sentence: is Tiro getting better for this person?
 
     @property
     def drifted(self) -> bool:

@@ -8,6 +8,7 @@ serves after both. What the monitor did is in ``report.events``; what needs atte
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,7 +19,7 @@ from retrain.monitor.drift import DriftConfig, compare, split_samples
 from retrain.monitor.field import calibration, edit_rates_by_version, edit_rates_by_week
 from retrain.monitor.health import HealthConfig, health, performance
 from retrain.monitor.history import latest_report, save_report
-from retrain.monitor.report import DataQuality, MonitorEvent, MonitorReport
+from retrain.monitor.report import DataQuality, MonitorEvent, MonitorReport, VersionEditRate
 from retrain.monitor.staleness import staleness, staleness_series
 from retrain.monitor.telemetry import (
     asr_outputs,
@@ -32,6 +33,7 @@ from retrain.registry import FACTORY, PREVIOUS, Registry
 from retrain.store import Store
 
 MONITOR_JOB = "monitor"
+HEADLINE_MIN_WORDS = 100
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,38 @@ def _reference_asr_ids(store: Store, training_run_id: int | None) -> set[int] | 
         ).fetchall()
     )
     return {r[0] for r in rows} or None
+
+
+def headline(champion: str, rates: Sequence[VersionEditRate], flags: Sequence[str]) -> str:
+    """One sentence for the Model health panel: how the model in use compares."""
+    by_version = {r.version: r for r in rates}
+    mine, factory = by_version.get(champion), by_version.get(FACTORY)
+    if mine is None or mine.rate is None or mine.words < HEADLINE_MIN_WORDS:
+        words = mine.words if mine else 0
+        text = (
+            f"Not enough reviewed text from the model in use ({champion}) to judge it yet: "
+            f"{words} words (at least {HEADLINE_MIN_WORDS})."
+        )
+    elif champion == FACTORY:
+        text = (
+            f"The factory model is in use: you edited {mine.rate:.1%} of its words "
+            f"({mine.words} reviewed words)."
+        )
+    elif factory is None or factory.rate is None or factory.words < HEADLINE_MIN_WORDS:
+        text = f"Your personalized model {champion}: you edited {mine.rate:.1%} of its words."
+    else:
+        trend = "fewer" if mine.rate < factory.rate else "more"
+        text = (
+            f"Your personalized model {champion}: you edited {mine.rate:.1%} of its words, "
+            f"against {factory.rate:.1%} with the factory model ({trend} edits)."
+        )
+    if flags:
+        text += (
+            " 1 thing needs attention."
+            if len(flags) == 1
+            else f" {len(flags)} things need attention."
+        )
+    return text
 
 
 def run_monitor(
@@ -143,13 +177,15 @@ def run_monitor(
     flags.extend(health_summary.flags)
     flags.extend(performance_summary.flags)
 
+    version_rates = edit_rates_by_version(reviewed)
     report = MonitorReport(
         created_at=created_at,
         champion_version=champion,
         champion_kind="base" if champion == FACTORY else "personal",
         previous_version=registry.alias(PREVIOUS),
         edit_rates=edit_rates_by_week(reviewed),
-        version_rates=edit_rates_by_version(reviewed),
+        version_rates=version_rates,
+        headline=headline(champion, version_rates, flags),
         calibration=calibration(reviewed),
         drift=drift,
         health=health_summary,

@@ -48,6 +48,8 @@ def test_text_and_json(tiro_home: Path, capsys) -> None:
     status, out, _ = run(capsys, "monitor")
     assert status == 0
     assert "Champion: p1 (personal)" in out
+    # 40 words from p1: too few to judge it yet
+    assert "Not enough reviewed text from the model in use (p1)" in out
     assert re.search(r"factory\s+20\.0%\s+24 edits / 120 words", out)
     assert "Canary of p1: pending" in out
     assert "held-out WER 20.0% -> 10.0%" in out

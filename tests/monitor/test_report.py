@@ -47,6 +47,7 @@ def test_field_edit_rate_per_version_and_week(store: Store) -> None:
     assert factory.rate == pytest.approx(2 / 13)
     p1 = points[("p1", "2026-11-09")]
     assert (p1.segments, p1.words, p1.errors, p1.rate) == (1, 4, 0, 0.0)
+    assert report.headline.startswith("Not enough reviewed text from the model in use")
     rates = {v.version: v for v in report.version_rates}
     assert rates["factory"].rate == pytest.approx(2 / 13) and rates["p1"].rate == 0.0
 
@@ -167,7 +168,7 @@ def test_staleness_new_vocabulary_and_model4_series(store: Store) -> None:
 def test_offline_gain_beside_field_gain_per_promotion(store: Store) -> None:
     # factory: 30 % field edit rate; p1 promoted predicting 5 points, measured 10;
     # p2 predicting 10, measured 20; p3 predicting 3, measured 0 (60 words a side)
-    add_reviewed(store, "base", [ten_words(3, i) for i in range(6)], at=WEEK1)
+    add_reviewed(store, "base", [ten_words(3, i) for i in range(12)], at=WEEK1)
     chain = [
         ("p1", 0.05, 2, "2026-11-03"),
         ("p2", 0.10, 0, "2026-11-04"),
@@ -191,6 +192,7 @@ def test_offline_gain_beside_field_gain_per_promotion(store: Store) -> None:
             store, version, [ten_words(errors, i) for i in range(6)], at=f"{day}T12:00:00.000000Z"
         )
         before = version
+    add_reviewed(store, "p3", [ten_words(0, i) for i in range(6)], at="2026-11-06T12:00:00.000000Z")
     set_champion(store, "p3", "p2")
     report = run_monitor(store)
     pairs = {p.version: p for p in report.offline_online.pairs}
@@ -199,10 +201,15 @@ def test_offline_gain_beside_field_gain_per_promotion(store: Store) -> None:
     assert pairs["p2"].measured_gain == pytest.approx(0.20)
     assert pairs["p3"].measured_gain == pytest.approx(0.0)
     assert pairs["p2"].predecessor == "p1"
-    assert pairs["p1"].predecessor_words == pairs["p1"].version_words == 60
+    assert (pairs["p1"].predecessor_words, pairs["p1"].version_words) == (120, 60)
+    assert pairs["p3"].version_words == 120
     expected = pearson([0.05, 0.10, 0.03], [0.10, 0.20, 0.0])
     assert report.offline_online.correlation == pytest.approx(expected)
     assert expected > 0.9
+    assert report.headline == (
+        "Your personalized model p3: you edited 0.0% of its words, against 30.0% with the "
+        "factory model (fewer edits)."
+    )
     t = report.last_training
     assert t is not None and t.champion_after == "p3"
     assert t.heldout_before_wer == pytest.approx(0.3) and t.heldout_after_wer == pytest.approx(0.27)
