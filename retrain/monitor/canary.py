@@ -129,7 +129,11 @@ def _paired(
     paired = [s for s in mine if s.segment_id in audio]
     if not paired or len(paired) < config.min_paired_share * len(mine):
         return None
-    texts = config.redecode(store, predecessor, [audio[s.segment_id] for s in paired])
+    try:
+        texts = config.redecode(store, predecessor, [audio[s.segment_id] for s in paired])
+    except Exception:  # fall back to the unpaired comparison
+        log.warning("canary: re-decoding with %s failed", predecessor, exc_info=True)
+        return None
     if texts is None or len(texts) != len(paired):
         return None
     v_words = sum(s.counts.reference_words for s in paired)

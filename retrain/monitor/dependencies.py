@@ -16,6 +16,7 @@ gone) the check is ``unverifiable``: flagged, the champion stays.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,8 @@ from retrain.environment import differences, fingerprint
 from retrain.monitor.report import DependencyCheck, MonitorReport
 from retrain.registry import FACTORY, Registry
 from retrain.store import Store
+
+log = logging.getLogger("tiro.monitor")
 
 Evaluate = Callable[[Store, str], tuple[float, float, int] | None]
 
@@ -125,7 +128,18 @@ def check_dependencies(
             words=earlier.words,
             detail=earlier.detail,
         )
-    result = evaluate(store, champion)
+    try:
+        result = evaluate(store, champion)
+    except Exception as exc:  # a broken bundle or decoder must not stop the monitor
+        log.warning("re-evaluating %s failed", champion, exc_info=True)
+        return replace(
+            base,
+            action="unverifiable",
+            detail=(
+                f"{champion} was trained with other versions ({'; '.join(changed)}) and could "
+                f"not be re-evaluated: {exc}"
+            ),
+        )
     if result is None:
         return replace(
             base,

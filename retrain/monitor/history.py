@@ -1,4 +1,9 @@
-"""Monitor reports in the store (table ``monitor_reports``)."""
+"""Monitor reports in the store (table ``monitor_reports``).
+
+The scheduler runs the monitor every few minutes, so only the newest ``KEEP_REPORTS``
+reports are kept; what must outlive them (rollbacks and why) is also in ``job_runs`` and
+in the demoted version's ``status_reason``.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,12 @@ from dataclasses import replace
 from retrain.monitor.report import MonitorReport
 from retrain.store import Store
 
+KEEP_REPORTS = 500
 
-def save_report(store: Store, report: MonitorReport) -> MonitorReport:
-    """Insert ``report``; returns it with its ``report_id``."""
+
+def save_report(store: Store, report: MonitorReport, keep: int = KEEP_REPORTS) -> MonitorReport:
+    """Insert ``report`` (dropping reports older than the newest ``keep``); returns it with
+    its ``report_id``."""
 
     def job(conn: sqlite3.Connection) -> int:
         cur = conn.execute(
@@ -24,6 +32,11 @@ def save_report(store: Store, report: MonitorReport) -> MonitorReport:
         conn.execute(
             "UPDATE monitor_reports SET report_json = ? WHERE id = ?",
             (json.dumps(body, sort_keys=True), report_id),
+        )
+        conn.execute(
+            "DELETE FROM monitor_reports WHERE id <= ("
+            "SELECT id FROM monitor_reports ORDER BY id DESC LIMIT 1 OFFSET ?)",
+            (keep,),
         )
         return report_id
 

@@ -229,3 +229,14 @@ def test_reports_persist_and_round_trip(store: Store) -> None:
     import json
 
     json.dumps(second.to_dict(), allow_nan=False)  # strictly JSON-safe
+
+
+def test_only_the_newest_reports_are_kept(store: Store) -> None:
+    from retrain.monitor.history import save_report
+
+    report = run_monitor(store)
+    for _ in range(6):
+        save_report(store, report, keep=4)
+    ids = store.read(lambda c: [r[0] for r in c.execute("SELECT id FROM monitor_reports")])
+    assert ids == [4, 5, 6, 7]
+    assert latest_report(store).report_id == 7
