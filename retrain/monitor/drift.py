@@ -7,10 +7,11 @@ Kolmogorov-Smirnov test (``statistics.ks_2samp``); a feature drifts when p < ``a
 result says "too few" and never flags.
 
 Reference sample: the ASR output behind the champion's training examples (every role:
-train, held-out, unchanged). For the factory model, or a champion without recorded
-examples: the first ``baseline_size`` ASR segments the store holds. Current sample: ASR
-output transcribed since the champion took over (for the factory model: the newest
-``window`` segments after the baseline).
+train, held-out, unchanged); for a champion without recorded examples, the newest
+``baseline_size`` ASR segments transcribed before it took over; for the factory model,
+the first ``baseline_size`` ASR segments the store holds. Current sample: the newest
+``window`` ASR segments transcribed since the champion took over (for the factory model:
+after the baseline).
 """
 
 from __future__ import annotations
@@ -118,5 +119,9 @@ def split_samples(
             and (champion_since is None or a.transcribed_at >= champion_since)
         ]
         return reference, current[-config.window :]
+    if champion_since is not None:
+        before = [a for a in ordered if a.transcribed_at < champion_since]
+        since = [a for a in ordered if a.transcribed_at >= champion_since]
+        return before[-config.baseline_size :], since[-config.window :]
     reference = ordered[: config.baseline_size]
     return reference, ordered[config.baseline_size :][-config.window :]

@@ -57,7 +57,16 @@ def render_text(report: MonitorReport) -> str:
     out.append("Confidence calibration (edit rate per word-probability bucket):")
     for b in report.calibration:
         if b.words:
-            out.append(f"  [{b.low:.2f}, {b.high:.2f})  {_pct(b.rate):>7}  of {b.words} words")
+            per_version = ", ".join(
+                f"{version} {_pct(buckets[i].rate)}"
+                for version, buckets in report.calibration_by_version.items()
+                for i in [report.calibration.index(b)]
+                if i < len(buckets) and buckets[i].words
+            )
+            out.append(
+                f"  [{b.low:.2f}, {b.high:.2f})  {_pct(b.rate):>7}  of {b.words} words"
+                + (f"  ({per_version})" if len(report.calibration_by_version) > 1 else "")
+            )
     out.append("Input drift (against the champion's training/evaluation data):")
     for d in report.drift:
         verdict = "DRIFT" if d.drifted else "ok"

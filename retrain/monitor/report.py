@@ -227,7 +227,8 @@ class MonitorReport:
     format: int = REPORT_FORMAT
     edit_rates: tuple[EditRatePoint, ...] = ()
     version_rates: tuple[VersionEditRate, ...] = ()
-    calibration: tuple[CalibrationBucket, ...] = ()
+    calibration: tuple[CalibrationBucket, ...] = ()  # every reviewed segment
+    calibration_by_version: dict[str, tuple[CalibrationBucket, ...]] = field(default_factory=dict)
     drift: tuple[DriftResult, ...] = ()
     health: HealthSummary = field(default_factory=HealthSummary)
     performance: PerformanceSummary = field(default_factory=PerformanceSummary)

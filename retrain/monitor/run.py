@@ -187,6 +187,10 @@ def run_monitor(
         version_rates=version_rates,
         headline=headline(champion, version_rates, flags),
         calibration=calibration(reviewed),
+        calibration_by_version={
+            v.version: calibration([s for s in reviewed if s.version == v.version])
+            for v in version_rates
+        },
         drift=drift,
         health=health_summary,
         performance=performance_summary,

@@ -62,6 +62,13 @@ def test_calibration_low_confidence_words_are_the_edited_ones(store: Store) -> N
     assert low.words == 3 and low.edited == 2  # "kuber nettis" edited, "cluster" kept
     assert high.words == 4 and high.edited == 0 and high.rate == 0.0
     assert sum(b.words for b in buckets.values()) == 7
+    add_version(store, "p1")
+    add_reviewed(store, "p1", [("kubectl apply now", "kubectl apply now")], probability=0.3)
+    report = run_monitor(store)
+    low_by_version = {v: b[0] for v, b in report.calibration_by_version.items()}
+    assert (low_by_version["factory"].words, low_by_version["factory"].edited) == (3, 2)
+    assert (low_by_version["p1"].words, low_by_version["p1"].edited) == (3, 0)
+    assert report.calibration[0].words == 6
 
 
 def test_output_health_flags(store: Store) -> None:
