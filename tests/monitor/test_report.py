@@ -247,3 +247,46 @@ def test_only_the_newest_reports_are_kept(store: Store) -> None:
     ids = store.read(lambda c: [r[0] for r in c.execute("SELECT id FROM monitor_reports")])
     assert ids == [4, 5, 6, 7]
     assert latest_report(store).report_id == 7
+
+
+def test_drift_is_measured_against_the_champions_training_examples(store: Store) -> None:
+    trained = []
+    for i in range(22):
+        _, ids = add_reviewed(
+            store,
+            "base",
+            [("some words said", "some words said")],
+            seconds=3.0 + 0.05 * i,
+            at=WEEK1,
+        )
+        trained += ids
+    for i in range(22):  # never used for training: not part of the reference
+        add_reviewed(
+            store, "base", [("other words", "other words")], seconds=20.0 + 0.1 * i, at=WEEK1
+        )
+    run = add_training_run(
+        store, started_at="2026-11-10T00:00:00.000000Z", finished_at="2026-11-10T01:00:00.000000Z"
+    )
+
+    def record(conn) -> None:
+        for sid in trained:
+            conn.execute(
+                "INSERT INTO training_examples VALUES (?, ?, 0, ?, 'train')", (run, f"e{sid}", sid)
+            )
+
+    store.write(record).result()
+    add_version(store, "p1", created_at="2026-11-10T01:00:00.000000Z", training_run_id=run)
+    set_champion(store, "p1")
+    for i in range(22):
+        add_reviewed(
+            store, "p1", [("some words said", "some words said")], seconds=3.0 + 0.05 * i, at=WEEK3
+        )
+    drift = {d.feature: d for d in run_monitor(store).drift}
+    assert drift["duration"].reference_n == 22 and drift["duration"].current_n == 22
+    assert not drift["duration"].drifted  # same durations as the training examples
+    for i in range(30):
+        add_reviewed(
+            store, "p1", [("some words said", "some words said")], seconds=9.0 + 0.1 * i, at=WEEK3
+        )
+    drift = {d.feature: d for d in run_monitor(store).drift}
+    assert drift["duration"].drifted and drift["duration"].current_n == 52
