@@ -10,7 +10,10 @@ comparable data, preferably the *same audio*:
   sides then have the same words; the test is the exact conditional Poisson rate test
   with equal exposure (a binomial sign test on the errors). The kept text was edited
   from the champion's output, which if anything favours the champion: a rollback is
-  conservative.
+  conservative. Snippets exist only for segments that pass the data contract's text
+  rules, so a segment the person rewrote entirely has none: the paired test needs audio
+  for at least ``min_paired_share`` (80 %) of the canary, else the unpaired one runs
+  (the e2e test shows both: a model that garbles every sentence is caught unpaired).
 - **unpaired** (otherwise): the predecessor's most recent reviewed segments transcribed
   before the promotion (up to ``predecessor_window``; at least
   ``min_predecessor_words`` words), with the same test on the two rates.
