@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from retrain.monitor import latest_report, report_history, run_monitor
+    from retrain.monitor import decide_retraining, latest_report, report_history, run_monitor
     from retrain.monitor.render import render_html, render_text
 
     if args.html is not None:
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             report = run_monitor(store)
         history = report_history(store, 20)
+        decision = decide_retraining(store, report)
     if args.html is not None:
         html = render_html(report, history)
         temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render_text(report))
+        verdict = "due" if decision.retrain else "not due"
+        print(f"Retraining: {verdict} — " + "; ".join(decision.reasons))
         if args.html is not None:
             print(f"HTML report written to {target}")
     return 0

@@ -53,6 +53,7 @@ def test_text_and_json(tiro_home: Path, capsys) -> None:
     assert re.search(r"factory\s+20\.0%\s+24 edits / 120 words", out)
     assert "Canary of p1: pending" in out
     assert "held-out WER 20.0% -> 10.0%" in out
+    assert "Retraining: not due — 0 new validated examples" in out
     status, out, _ = run(capsys, "monitor", "--json")
     data = json.loads(out)
     report = MonitorReport.from_dict(data)
