@@ -94,6 +94,10 @@ class Services:
         self.store = store
         self.settings = settings or TranscriptionSettings
         self._process_transcriber: Any = None
+        from retrain.scheduler.busy import BusySignal
+
+        self.busy = BusySignal()  # held while a transcription runs: no learning run starts
+        self.scheduler: Any = None
 
     @classmethod
     def open(cls, settings: Callable[[], TranscriptionSettings] | None = None) -> Services:
@@ -102,6 +106,7 @@ class Services:
         return cls(Store.open(), settings)
 
     def close(self) -> None:
+        self.stop_scheduler()
         if self._process_transcriber is not None:
             self._process_transcriber.close()
             self._process_transcriber = None
@@ -170,10 +175,11 @@ class Services:
         self, request: JobRequest, cancel: threading.Event, emit: Callable[[JobEvent], None]
     ) -> None:
         """Run one queued job (blocking), reporting as it goes through ``emit``."""
-        if request.kind == "retranscribe":
-            self._retranscribe(request, cancel, emit)
-        else:
-            self._import(request, cancel, emit)
+        with self.busy.hold("transcription"):
+            if request.kind == "retranscribe":
+                self._retranscribe(request, cancel, emit)
+            else:
+                self._import(request, cancel, emit)
 
     def _import(
         self, request: JobRequest, cancel: threading.Event, emit: Callable[[JobEvent], None]
@@ -279,6 +285,40 @@ class Services:
         from retrain import privacy
 
         return privacy.delete_recordings(self.store, recording_ids)
+
+    # -- background jobs: the monitor and the learning pipeline ---------------------------
+    def start_scheduler(self, on_event: Callable[[Any], None], config: Any = None) -> None:
+        """Start the background jobs (``retrain.scheduler.Scheduler``); ``on_event`` is
+        called from the scheduler's threads."""
+        from retrain.scheduler import Scheduler
+
+        if self.scheduler is not None:
+            return
+        self.scheduler = Scheduler(self.store, config, busy=self.busy, on_event=on_event)
+        self.scheduler.start()
+
+    def stop_scheduler(self) -> None:
+        """Stop the jobs; a learning run in progress is cancelled (its process gets SIGTERM,
+        and is killed after the grace period). The model in use is untouched unless the
+        run had already published it."""
+        if self.scheduler is None:
+            return
+        scheduler, self.scheduler = self.scheduler, None
+        if not scheduler.stop():
+            log.warning("a background job did not stop in time")
+
+    def retrain_now(self) -> bool:
+        """Queue a learning run now; False if the scheduler is not running."""
+        if self.scheduler is None:
+            return False
+        self.scheduler.retrain_now()
+        return True
+
+    def model_health(self) -> Any:
+        """``retrain.scheduler.ModelHealth``: the latest monitor report and the job history."""
+        from retrain.scheduler import model_health
+
+        return model_health(self.store)
 
 
 def _fresh_state(segment_id: int, segment: Segment) -> SegmentState:

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.cli.data",
     "app.cli.retrain",
     "app.cli.models",
+    "app.cli.scheduler",
     "app.cli.monitor",
     "app.cli.self_test",
 )

@@ -90,6 +90,7 @@ def run_app(argv: Sequence[str]) -> int:
         return 2
     app, window = create_window(argv)
     window.show()
+    window.start_scheduler()  # the monitor and, if opted in, learning, in the background
     status = app.exec()
     window.shutdown()
     return int(status)

@@ -86,6 +86,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("typing_pauses", "&Typing Pauses Playback", PLAY, (), checkable=True),
     ActionSpec("learning", "&Learn from My Corrections…", LEARN, (), checkable=True),
     ActionSpec("learning_data", "Learning &Data…", LEARN, ()),
+    ActionSpec("model_health", "Model &Health", LEARN, (), "Is Tiro getting better for you?", True),
+    ActionSpec("retrain_now", "&Retrain Now", LEARN, (), "Learn from your corrections now"),
     ActionSpec("shortcuts", "&Keyboard Shortcuts", HELP, ("F1",)),
     ActionSpec("open_logs", "Open &Log Folder", HELP, ()),
     ActionSpec("about", "&About Tiro", HELP, ()),

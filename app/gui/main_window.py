@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QThreadPool, QTimer, QUrl
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QMainWindow,
     QMenu,
@@ -36,6 +37,7 @@ from app.gui.editor.controller import TranscriptEditor
 from app.gui.editor.model import TranscriptModel
 from app.gui.editor.panel import EditorPanel
 from app.gui.errors import log_file, user_message
+from app.gui.health.panel import ModelHealthPanel
 from app.gui.icons import icon
 from app.gui.jobs.panel import QueuePanel
 from app.gui.jobs.queue import QueueItem, TranscriptionQueue
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
         self.dispatcher = UiDispatcher(self)
         self.actions = ActionRegistry(self, self.settings)
         self.opening: int | None = None  # transcript id being loaded
+        self._retrain_requested = False
         self.loaded: LoadedTranscript | None = None
         self._closing = False
         self._library_query = ""
@@ -123,6 +126,7 @@ class MainWindow(QMainWindow):
         self.editor_panel.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.editor_panel.view.customContextMenuRequested.connect(self._segment_menu)
         self.player_bar = PlayerBar(self.player, self.actions, self)
+        self.health_panel = ModelHealthPanel(self)
         self._build_layout()
         self._build_menus()
         self._build_toolbar()
@@ -163,6 +167,11 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.message_bar)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
+        self.health_dock = QDockWidget("Model Health", self)
+        self.health_dock.setObjectName("modelHealthDock")
+        self.health_dock.setWidget(self.health_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.health_dock)
+        self.health_dock.hide()
         self.resize(1280, 800)
 
     def _build_menus(self) -> None:
@@ -231,7 +240,7 @@ class MainWindow(QMainWindow):
                 "loop",
                 "typing_pauses",
             ],
-            LEARN: ["learning", "learning_data"],
+            LEARN: ["learning", "learning_data", None, "model_health", "retrain_now"],
             HELP: ["shortcuts", "open_logs", None, "about"],
         }
         for group, ids in layout.items():
@@ -356,6 +365,11 @@ class MainWindow(QMainWindow):
         a.connect("typing_pauses", self._toggle_typing_pauses)
         a.connect("learning", self._toggle_learning)
         a.connect("learning_data", self.open_learning_data)
+        a.connect("model_health", self._toggle_model_health)
+        a.connect("retrain_now", self.retrain_now)
+        self.health_dock.visibilityChanged.connect(self._health_visibility)
+        self.health_panel.retrainRequested.connect(self.retrain_now)
+        self.health_panel.refreshRequested.connect(self.refresh_health)
         a.connect("shortcuts", self.open_shortcuts)
         a.connect("open_logs", self._open_logs)
         a.connect("about", self._about)
@@ -1073,6 +1087,84 @@ class MainWindow(QMainWindow):
         dialog.deleteAllRequested.connect(delete_all)
         load()
         dialog.open()
+
+    # -- model health and the background jobs ----------------------------------------------
+    def start_scheduler(self, config=None) -> None:
+        """Start the monitor and learning jobs in the background (``tiro`` does this at
+        startup); what they do reaches the UI thread through the dispatcher."""
+        if self.services is None:
+            return
+        try:
+            self.services.start_scheduler(
+                lambda event: self.dispatcher.post(lambda: self._scheduler_event(event)), config
+            )
+        except Exception as exc:  # the editor works without background learning
+            log.exception("starting the scheduler failed")
+            self.notify(user_message(exc, "starting the background jobs"), "warning")
+
+    def _scheduler_event(self, event) -> None:
+        if self._closing:
+            return
+        if event.kind == "rollback":
+            self.notify(f"Tiro went back to an earlier model. {event.message}", "warning")
+        elif event.kind == "pipeline_finished" and event.pipeline is not None:
+            outcome = event.pipeline
+            if outcome.promoted:
+                self.notify(
+                    f"Tiro learned from your corrections: {outcome.champion_after} is now in "
+                    "use; it tested better than the model before it.",
+                    "info",
+                )
+            elif outcome.outcome != "ok":
+                self.notify(f"Learning did not finish: {outcome.message}", "warning")
+        elif event.kind == "pipeline_skipped" and self._retrain_requested:
+            self.notify(f"Learning did not start: {event.message}.", "info")
+        if event.kind in ("pipeline_finished", "pipeline_skipped"):
+            self._retrain_requested = False
+        self.health_panel.set_status(
+            "Learning from your edits…"
+            if event.kind == "job_started" and event.job == "pipeline"
+            else ""
+        )
+        if self.health_dock.isVisible() and event.kind != "job_started":
+            self.refresh_health()
+
+    def retrain_now(self) -> None:
+        if self.services is None:
+            return
+        if not self._consent_enabled():
+            self.notify(
+                "Learning is off: turn on “Learn from My Corrections” in the Learning menu first.",
+                "info",
+            )
+            return
+        if self.services.scheduler is None:
+            self.start_scheduler()
+        if self.services.retrain_now():
+            self._retrain_requested = True
+            self.health_panel.set_status("Learning run requested; it starts when Tiro is idle.")
+
+    def _toggle_model_health(self, on: bool) -> None:
+        self.health_dock.setVisible(on)
+
+    def _health_visibility(self, visible: bool) -> None:
+        action = self.actions["model_health"]
+        action.blockSignals(True)
+        action.setChecked(visible)
+        action.blockSignals(False)
+        if visible:
+            self.refresh_health()
+
+    def refresh_health(self) -> None:
+        if self.services is None or self._closing:
+            return
+        self._background(
+            self.services.model_health,
+            done=self.health_panel.show_health,
+            failed=lambda exc: self.health_panel.set_status(
+                user_message(exc, "reading the model's health")
+            ),
+        )
 
     # -- closing -------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

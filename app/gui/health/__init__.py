@@ -1,0 +1,1 @@
+"""The Model health panel: is Tiro getting better for this person?"""
