@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from retrain.monitor import TriggerConfig
+from retrain.monitor import MonitorConfig, TriggerConfig
 
 PIPELINE_TARGET = "retrain.pipeline.run:run_pipeline"
 
@@ -19,6 +19,7 @@ class SchedulerConfig:
     grace_seconds: float = 10.0  # SIGTERM first; killed if still there after this
     niceness: int = 10  # the pipeline process's priority is lowered by this much
     trigger: TriggerConfig = field(default_factory=TriggerConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     #: ``module:function`` the pipeline process calls with ``(store, cancel=event)``.
     #: Always the real pipeline, except in the isolation tests (a crashing/hanging target).
     pipeline_target: str = PIPELINE_TARGET

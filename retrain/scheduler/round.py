@@ -84,7 +84,7 @@ def monitor_step(
     config = config or SchedulerConfig()
     run_id = jobruns.start(store, jobruns.MONITOR_JOB)
     try:
-        report = run_monitor(store, now=now)
+        report = run_monitor(store, now=now, config=config.monitor)
         trigger = decide_retraining(store, report, config.trigger)
     except Exception as exc:
         log.exception("the monitor job failed")

@@ -93,6 +93,7 @@ class ModelHealthPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("modelHealthPanel")
         self.setAccessibleName("Model health")
+        self.setMinimumWidth(420)
         self.health: Any = None
 
         self.headline = QLabel("The monitor has not run yet.", self)
