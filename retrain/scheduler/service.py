@@ -149,6 +149,9 @@ class Scheduler:
 
     def _pipeline_job(self, force: bool = False) -> None:
         if not self._tracked(jobruns.PIPELINE_JOB):
+            if not self.cancel.is_set():
+                message = "a learning run is already in progress"
+                self._emit(SchedulerEvent("pipeline_skipped", jobruns.PIPELINE_JOB, message))
             return
         try:
             trigger = None

@@ -14,6 +14,12 @@ Prints, as tables:
   painted it: this also counts any queued work ahead of it, such as segments arriving);
 - memory of the app's process (RSS) before and after opening the transcript.
 
+One more condition (issue 6): keystrokes while the learning pipeline trains in the
+background, started the way the app starts it (its scheduler, "Retrain now": the real
+pipeline in its own niced process). Before measuring, a simulated user corrects
+``--pipeline-clips`` clips of the corpus (``tests/usersim.py``: imported, corrected to
+the reference, verified, opted in), so that the pipeline has real work to do.
+
 Typing goes through the real editing session: the text is committed to the store
 800 ms after each pause, as in the app. The transcription is the real model on real
 speech from the corpus (its clips one after another, about three minutes), imported
@@ -280,6 +286,67 @@ class Transcribing:
         pump(app, 0.2)
 
 
+class Training:
+    """Keeps the learning pipeline running in its process while the keys are typed."""
+
+    def __init__(self, window) -> None:
+        self.window = window
+        self.pid: int | None = None
+        self.cpu_before = 0.0
+        self.alive_after = False
+
+    @staticmethod
+    def group_cpu_seconds(pgid: int) -> float:
+        """CPU time of every process in the pipeline's process group (it may start others)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:  # field 5 of stat: the process group
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+    def start(self, app) -> None:
+        from retrain.scheduler import SchedulerConfig, job_history
+
+        services = self.window.services
+        self.window.start_scheduler(SchedulerConfig(first_monitor_seconds=3600))
+        assert services.retrain_now()
+        deadline = time.monotonic() + 120
+        while self.pid is None:
+            runs = [j for j in job_history(services.store, 5, "pipeline") if j.pid]
+            if runs and runs[0].outcome == "running":
+                self.pid = runs[0].pid
+            elif runs:
+                raise SystemExit(f"the pipeline ended before typing: {runs[0].message}")
+            if time.monotonic() > deadline:
+                raise SystemExit("the pipeline process did not start")
+            pump(app, 0.2)
+        pump(app, 5.0)  # past its imports and the snapshot: decoding and training
+        self.cpu_before = self.group_cpu_seconds(self.pid)
+
+    def stop(self, app) -> float:
+        """Stops the run (as quitting does); returns the pipeline's CPU seconds meanwhile."""
+        cpu = self.group_cpu_seconds(self.pid) - self.cpu_before if self.pid else 0.0
+        self.alive_after = self.pid is not None and Path(f"/proc/{self.pid}").exists()
+        self.window.services.stop_scheduler()
+        pump(app, 0.2)
+        return cpu
+
+
+def prepare_learning(services, items, clips: int) -> int:
+    """A simulated user corrects ``clips`` clips (real model, through the store API)."""
+    sys.path.insert(1, str(REPO / "tests"))
+    from usersim import simulate_user
+
+    chosen = [i for i in items if i.split == "train"][:clips] or items[:clips]
+    simulate_user(services.store, chosen)
+    return len(chosen)
+
+
 def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
     print(f"\n{title}")
@@ -298,6 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=300, help="keystrokes per condition")
     parser.add_argument("--runs", type=int, default=5, help="opens to time")
     parser.add_argument("--runners", default="thread,process")
+    parser.add_argument(
+        "--pipeline-clips",
+        type=int,
+        default=40,
+        help="clips a simulated user corrects for the learning-pipeline condition (0: skip it)",
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -363,14 +436,25 @@ def main(argv: list[str] | None = None) -> int:
         for r in args.runners.split(",")
         if r
     ]
+    learned = 0
+    if args.pipeline_clips > 0:
+        conditions.append(("learning pipeline training (niced process)", "pipeline"))
     rows = []
     baseline = None
+    training: Training | None = None
     for label, runner in conditions:
-        background = Transcribing(window, speech, runner)
-        background.start(app)
-        handler, cpu, posted = type_keys(app, window, args.keys)
-        produced = background.segments
-        background.stop(app)
+        if runner == "pipeline":
+            learned = prepare_learning(services, items, args.pipeline_clips)
+            training = Training(window)
+            training.start(app)
+            handler, cpu, posted = type_keys(app, window, args.keys)
+            produced = f"pipeline {training.stop(app):.1f} CPU s"
+        else:
+            background = Transcribing(window, speech, runner)
+            background.start(app)
+            handler, cpu, posted = type_keys(app, window, args.keys)
+            produced = f"{background.segments} segments"
+            background.stop(app)
         p99 = percentile(handler, 99)
         baseline = baseline or p99
         rows.append(
@@ -385,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{percentile(posted, 99):.2f}",
                 f"{max(posted):.1f}",
                 f"{p99 / baseline:.2f}",
-                str(produced),
+                produced,
             ]
         )
     table(
@@ -401,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
             "posted→painted p99",
             "posted→painted max",
             "p99 vs idle",
-            "segments made meanwhile",
+            "background work meanwhile",
         ],
         rows,
     )
@@ -409,6 +493,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nMachine: {os.cpu_count()} cores, load average {load} (other work inflates wall times)."
     )
+    if training is not None:
+        print(
+            f"\nLearning pipeline: trained on {learned} corrected clips; its process was "
+            f"{'still running' if training.alive_after else 'finished'} when the typing ended "
+            "and was then stopped as quitting stops it."
+        )
     edits = len(services.store.edit_log(transcript_id))
     print(f"\n{edits} text edits reached the store while typing (one per pause).")
     window.shutdown()
