@@ -1101,12 +1101,28 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # the editor works without background learning
             log.exception("starting the scheduler failed")
             self.notify(user_message(exc, "starting the background jobs"), "warning")
+            return
+        # a rollback while the app was closed (`tiro scheduler run-once`, `tiro monitor`)
+        self._background(self.services.model_health, done=self._tell_rollbacks)
+
+    def _tell_rollbacks(self, health) -> None:
+        """Say once why the model in use went back, for rollbacks not told yet."""
+        told = self.settings.last_rollback_told
+        new = [job for job in health.rollbacks if job.id > told]
+        if not new:
+            return
+        self.settings.last_rollback_told = max(job.id for job in new)
+        self.notify(f"Tiro went back to an earlier model. {new[0].message}", "warning")
 
     def _scheduler_event(self, event) -> None:
         if self._closing:
             return
         if event.kind == "rollback":
             self.notify(f"Tiro went back to an earlier model. {event.message}", "warning")
+            self._background(
+                self.services.model_health,
+                done=lambda health: self._mark_rollbacks_told(health),
+            )
         elif event.kind == "pipeline_finished" and event.pipeline is not None:
             outcome = event.pipeline
             if outcome.promoted:
@@ -1128,6 +1144,11 @@ class MainWindow(QMainWindow):
         )
         if self.health_dock.isVisible() and event.kind != "job_started":
             self.refresh_health()
+
+    def _mark_rollbacks_told(self, health) -> None:
+        ids = [job.id for job in health.rollbacks]
+        if ids:
+            self.settings.last_rollback_told = max(self.settings.last_rollback_told, *ids)
 
     def retrain_now(self) -> None:
         if self.services is None:

@@ -37,6 +37,16 @@ class Settings:
     def sync(self) -> None:
         self.qsettings.sync()
 
+    # -- learning ------------------------------------------------------------------------
+    @property
+    def last_rollback_told(self) -> int:
+        """The newest rollback (its ``job_runs`` id) the user has been told about."""
+        return max(0, self._get("learning/last_rollback_told", 0, int))
+
+    @last_rollback_told.setter
+    def last_rollback_told(self, value: int) -> None:
+        self._set("learning/last_rollback_told", int(value))
+
     # -- transcription -------------------------------------------------------------------
     @property
     def backend(self) -> str:

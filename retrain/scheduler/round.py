@@ -92,7 +92,7 @@ def monitor_step(
         jobruns.finish(store, run_id, "failed", message)
         return MonitorStep(run_id, "failed", message)
     rollbacks = tuple(e.message for e in report.events if e.kind == "rollback")
-    verdict = "retraining is due" if trigger.retrain else "no retraining needed"
+    verdict = "Retraining is due" if trigger.retrain else "No retraining needed"
     message = f"{report.headline} {verdict}: {'; '.join(trigger.reasons)}".strip()
     jobruns.finish(store, run_id, "ok", message)
     return MonitorStep(

@@ -145,3 +145,23 @@ def test_a_transcription_holds_the_busy_signal(
     assert item.status == "done", item.message
     assert seen == [True]  # held while it transcribed
     assert not services.busy.busy  # and released after
+
+
+def test_a_rollback_while_the_app_was_closed_is_told_once_at_start(
+    qtbot, window: MainWindow
+) -> None:
+    from retrain.scheduler import model_health, run_once
+
+    store = store_of(window)
+    craft_harmful_promotion(store)
+    headless = run_once(store)  # as `tiro scheduler run-once` would, with the app closed
+    assert headless.monitor.rollbacks and Registry(store).champion() == FACTORY
+    window.start_scheduler(SchedulerConfig(first_monitor_seconds=3600))
+    qtbot.waitUntil(lambda: window.message_bar.kind == "warning", timeout=30_000)
+    assert "went back to an earlier model" in window.message_bar.text
+    assert "Rolled back p-bad to factory" in window.message_bar.text
+    told = window.settings.last_rollback_told
+    assert told == model_health(store).rollbacks[0].id
+    shown = len(window.message_bar.history)
+    window._tell_rollbacks(model_health(store))  # the next start: nothing new to tell
+    assert len(window.message_bar.history) == shown

@@ -108,4 +108,4 @@ def test_a_round_on_an_empty_store_records_the_monitor_and_no_pipeline(opted_in:
     assert result.pipeline is None and not result.gate.run
     [run] = jobruns.job_history(opted_in)
     assert (run.job, run.outcome) == ("monitor", "ok") and run.finished_at
-    assert "no retraining needed" in (run.message or "")
+    assert "No retraining needed" in (run.message or "")
