@@ -16,6 +16,7 @@ class SchedulerConfig:
     first_monitor_seconds: float = 60.0  # after the app starts, so that opening stays quick
     pipeline_interval_hours: float = 6.0  # at most one pipeline run per interval
     pipeline_timeout_seconds: float = 3 * 3600.0  # a run still going then is stopped
+    busy_retry_seconds: float = 30.0  # a run held back by a transcription tries again then
     grace_seconds: float = 10.0  # SIGTERM first; killed if still there after this
     niceness: int = 10  # the pipeline process's priority is lowered by this much
     trigger: TriggerConfig = field(default_factory=TriggerConfig)

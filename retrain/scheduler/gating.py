@@ -21,9 +21,10 @@ from retrain.store import Store
 class PipelineGate:
     run: bool
     reasons: tuple[str, ...]
+    busy: bool = False  # held back only by a running transcription: try again soon
 
     def to_json(self) -> dict:
-        return {"run": self.run, "reasons": list(self.reasons)}
+        return {"run": self.run, "reasons": list(self.reasons), "busy": self.busy}
 
 
 def pipeline_gate(
@@ -41,7 +42,9 @@ def pipeline_gate(
         return PipelineGate(False, ("learning is off: the user has not opted in",))
     if busy is not None and busy.busy:
         return PipelineGate(
-            False, (f"Tiro is busy ({', '.join(busy.reasons)}); the run waits until it is done",)
+            False,
+            (f"Tiro is busy ({', '.join(busy.reasons)}); the run waits until it is done",),
+            busy=True,
         )
     running = jobruns.job_history(store, 1, jobruns.PIPELINE_JOB)
     if running and running[0].outcome == "running":

@@ -2,8 +2,9 @@
 
 - ``monitor`` every ``monitor_minutes``: ``monitor_step``; if the gate lets the pipeline
   run, it queues the ``pipeline`` job at once.
-- ``pipeline`` when queued (by the monitor, or by ``retrain_now``): ``pipeline_step``,
-  which checks the gate again (opt-in, busy, interval) and runs the pipeline process.
+- ``pipeline`` when queued (by the monitor, or by ``retrain_now``): checks the gate again
+  (opt-in, busy, interval, trigger) and runs the pipeline process. Held back only by a
+  running transcription, it queues itself again ``busy_retry_seconds`` later.
 
 Both jobs coalesce and run at most one instance at a time. ``stop`` cancels a running
 pipeline process (SIGTERM, killed after the grace period) and waits for the jobs to end.
@@ -106,13 +107,13 @@ class Scheduler:
         still waits for opt-in and for transcriptions to finish."""
         self._queue_pipeline(force=True)
 
-    def _queue_pipeline(self, force: bool) -> None:
+    def _queue_pipeline(self, force: bool, delay: float = 0.0) -> None:
         if self.cancel.is_set():
             return
         self._scheduler.add_job(
             self._pipeline_job,
             "date",
-            run_date=_now(),
+            run_date=_now() + timedelta(seconds=delay),
             kwargs={"force": force},
             id=jobruns.PIPELINE_JOB,
             replace_existing=True,
@@ -160,6 +161,9 @@ class Scheduler:
                 if report is not None:
                     trigger = decide_retraining(self.store, report, self.config.trigger)
             gate = pipeline_gate(self.store, trigger, self.config, busy=self.busy, force=force)
+            if gate.busy and not self.cancel.is_set():
+                self._queue_pipeline(force, delay=self.config.busy_retry_seconds)
+                return
             if not gate.run or self.cancel.is_set():
                 message = "; ".join(gate.reasons)
                 self._emit(SchedulerEvent("pipeline_skipped", jobruns.PIPELINE_JOB, message))

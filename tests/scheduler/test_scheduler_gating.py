@@ -109,3 +109,32 @@ def test_a_round_on_an_empty_store_records_the_monitor_and_no_pipeline(opted_in:
     [run] = jobruns.job_history(opted_in)
     assert (run.job, run.outcome) == ("monitor", "ok") and run.finished_at
     assert "No retraining needed" in (run.message or "")
+
+
+def test_retrain_now_during_a_transcription_starts_once_it_is_done(opted_in: Store) -> None:
+    import time
+
+    from retrain.scheduler import Scheduler
+
+    # the pipeline process runs a stand-in target that fails at once: this test is about
+    # when it starts, not about learning
+    config = replace(
+        SchedulerConfig(first_monitor_seconds=3600, busy_retry_seconds=0.3),
+        pipeline_target="scheduler_targets:raises",
+    )
+    busy = BusySignal()
+    scheduler = Scheduler(opted_in, config, busy=busy)
+    scheduler.start()
+    try:
+        with busy.hold("transcription"):
+            scheduler.retrain_now()
+            time.sleep(2.0)  # several retries, all held back
+            assert pipeline_runs(opted_in) == 0
+        deadline = time.monotonic() + 60
+        while not [j for j in jobruns.job_history(opted_in) if j.finished_at]:
+            assert time.monotonic() < deadline, "the run did not start after the transcription"
+            time.sleep(0.1)
+    finally:
+        assert scheduler.stop()
+    [run] = jobruns.job_history(opted_in)
+    assert (run.job, run.outcome) == ("pipeline", "failed")
