@@ -14,14 +14,38 @@ Public interface:
 - ``model_health(store)``: what the Model health panel shows.
 """
 
-from retrain.scheduler.busy import BusySignal
-from retrain.scheduler.config import SchedulerConfig
-from retrain.scheduler.gating import PipelineGate, pipeline_gate
-from retrain.scheduler.health import ModelHealth, model_health
-from retrain.scheduler.jobruns import JobRun, job_history
-from retrain.scheduler.pipeline_job import PipelineOutcome, run_pipeline_job
-from retrain.scheduler.round import MonitorStep, RoundResult, monitor_step, run_once
-from retrain.scheduler.service import Scheduler, SchedulerEvent
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Imported on first use: the app imports this package at startup (``BusySignal``), and the
+# monitor and APScheduler take seconds to import.
+_WHERE = {
+    "BusySignal": "busy",
+    "JobRun": "jobruns",
+    "ModelHealth": "health",
+    "MonitorStep": "round",
+    "PipelineGate": "gating",
+    "PipelineOutcome": "pipeline_job",
+    "RoundResult": "round",
+    "Scheduler": "service",
+    "SchedulerConfig": "config",
+    "SchedulerEvent": "service",
+    "job_history": "jobruns",
+    "model_health": "health",
+    "monitor_step": "round",
+    "pipeline_gate": "gating",
+    "run_once": "round",
+    "run_pipeline_job": "pipeline_job",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+
 
 __all__ = [
     "BusySignal",

@@ -4,8 +4,10 @@ and how long a pipeline run may take before it is stopped."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from retrain.monitor import MonitorConfig, TriggerConfig
+if TYPE_CHECKING:  # the monitor is imported when a config is made, not with this module
+    from retrain.monitor import MonitorConfig, TriggerConfig
 
 PIPELINE_TARGET = "retrain.pipeline.run:run_pipeline"
 
@@ -19,8 +21,14 @@ class SchedulerConfig:
     busy_retry_seconds: float = 30.0  # a run held back by a transcription tries again then
     grace_seconds: float = 10.0  # SIGTERM first; killed if still there after this
     niceness: int = 10  # the pipeline process's priority is lowered by this much
-    trigger: TriggerConfig = field(default_factory=TriggerConfig)
-    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    trigger: TriggerConfig = field(default_factory=lambda: _monitor().TriggerConfig())
+    monitor: MonitorConfig = field(default_factory=lambda: _monitor().MonitorConfig())
     #: ``module:function`` the pipeline process calls with ``(store, cancel=event)``.
     #: Always the real pipeline, except in the isolation tests (a crashing/hanging target).
     pipeline_target: str = PIPELINE_TARGET
+
+
+def _monitor():  # type: ignore[no-untyped-def]
+    import retrain.monitor
+
+    return retrain.monitor
