@@ -32,7 +32,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -72,6 +72,27 @@ def fold_groups(plan: SplitPlan, groups: int) -> tuple[FoldGroup, ...]:
         test = frozenset().union(*(f.test for f in plan.folds if f.index % n == g))
         out.append(FoldGroup(g, test, everything - test))
     return tuple(out)
+
+
+def check_groups_leak_free(
+    groups: Sequence[FoldGroup],
+    trained_on: Mapping[int, Sequence[str]],
+    scored: Mapping[str, str],
+) -> None:
+    """Raise unless each held-out example is scored by exactly one group whose model was
+    not trained on its recording.
+
+    ``trained_on``: group index -> recording ids of the corrections its model trained
+    on; ``scored``: held-out example id -> its recording id.
+    """
+    for example_id, recording in scored.items():
+        owners = [g for g in groups if recording in g.test]
+        if len(owners) != 1:
+            raise AssertionError(f"{example_id} is scored by {len(owners)} fold groups")
+        if recording in set(trained_on[owners[0].index]):
+            raise AssertionError(
+                f"{example_id} would be scored by a model trained on its recording {recording}"
+            )
 
 
 def _stable(example_id: str) -> str:
@@ -147,6 +168,15 @@ class FinetunedTrainer:
                 "ft-final",
                 {"role": "final"},
             )
+        )
+        recording_of = {e.example_id: e.recording_id for e in snap.corrections}
+        fold_jobs = {g.index: jobs[-1] if shared_final else jobs[n] for n, g in enumerate(groups)}
+        trained_on = {
+            g: sorted({recording_of[e.example_id] for e in job.examples if e.role == "correction"})
+            for g, job in fold_jobs.items()
+        }
+        check_groups_leak_free(
+            groups, trained_on, {e.example_id: e.recording_id for e in fitted.heldout}
         )
         last_stage: list[str] = []
 
@@ -247,6 +277,14 @@ class FinetunedTrainer:
             details={
                 "trainings": len(jobs),
                 "fold_groups": len(groups),
+                "cross_validation": [
+                    {
+                        "group": g.index,
+                        "scores_recordings": sorted(g.test),
+                        "trained_on_recordings": trained_on[g.index],
+                    }
+                    for g in groups
+                ],
                 "training_seconds": round(train_seconds, 2),
                 "worker_peak_rss_mb": round(outcomes[-1].peak_rss_mb, 1),
                 "worker_cpu_seconds": round(outcomes[-1].cpu_seconds, 2),

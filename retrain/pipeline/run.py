@@ -87,6 +87,9 @@ class PipelineConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     finetune_folds: int = 2  # cross-validation groups for the fine-tuned candidate
     cost_rounds: int = 3  # interleaved rounds of the decoding-cost measurement
+    # write every candidate's bundle to <export_candidates>/<name>/ (for benchmarks and
+    # inspection; they are not registered and never serve)
+    export_candidates: Path | None = None
 
 
 # ----------------------------------------------------------------------------- 1. snapshot
@@ -382,6 +385,25 @@ def gate_step(evidence: GateEvidence, config: GateConfig) -> GateDecision:
 
 
 # ----------------------------------------------------------------------------- 6. publish
+
+
+def export_candidate(candidate: TrainedCandidate, directory: Path) -> Path:
+    """Write a candidate's bundle to ``directory/<name>`` (not registered)."""
+    import shutil
+
+    from engine.bundle import write_manifest
+
+    target = directory / candidate.name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    draft = candidate.draft
+    if draft.directory is not None:
+        for relative in draft.files:
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(draft.directory / relative, target / relative)
+    write_manifest(replace(draft, version=f"candidate-{candidate.name}", directory=target))
+    return target
 
 
 def publish_step(
@@ -861,6 +883,9 @@ def run_pipeline(
                     )
                 )
             _check(cancel)
+            if config.export_candidates is not None:
+                for cand in candidates:
+                    export_candidate(cand, config.export_candidates)
             extras["ablation"] = {
                 **ablation_table(candidates, decoder, champion, rtf),
                 "rtf_clips": cost.clips,
