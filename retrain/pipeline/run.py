@@ -85,6 +85,7 @@ class PipelineConfig:
     keep_versions: int = 5
     decode_cache: bool = True  # decodes cached on disk under TIRO_HOME/cache (deterministic)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    finetune_enabled: bool = True  # train the fine-tuned candidate when the extra is there
     finetune_folds: int = 2  # cross-validation groups for the fine-tuned candidate
     cost_rounds: int = 3  # interleaved rounds of the decoding-cost measurement
     # write every candidate's bundle to <export_candidates>/<name>/ (for benchmarks and
@@ -737,7 +738,7 @@ def default_trainers(
             replace(config.tier_one, use_prompt=False), config.rule_validation, name="rules"
         ),
     ]
-    if availability().available:
+    if config.finetune_enabled and availability().available:
         from retrain.pipeline.finetuned import FinetunedTrainer
 
         trainers.append(
