@@ -34,9 +34,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from engine import models
+from engine.bundle import ModelBundle
 from engine.paths import cache_dir
 from retrain.finetune.config import FinetuneConfig
 from retrain.finetune.examples import TrainingExample
@@ -99,25 +101,36 @@ def _stable(example_id: str) -> str:
     return hashlib.sha256(example_id.encode()).hexdigest()
 
 
-@dataclass
-class FinetunedTrainer:
-    """Lexicon + rules + fine-tuned decoder weights (see the module docstring)."""
+@dataclass(frozen=True)
+class FinetuneFit:
+    """The trainings of one run, shared by the fine-tuned candidates (with and without
+    the lexicon prompt: same weights, different decoding)."""
 
-    tier_one: TierOneTrainer
+    groups: tuple[FoldGroup, ...]
+    fold_decoders: Mapping[int, CachedDecoder]
+    final_bundle: ModelBundle
+    final_decoder: CachedDecoder
+    trained_on: Mapping[int, list[str]]
+    details: Mapping[str, Any]
+    seconds: float
+    workroot: Path
+
+
+@dataclass
+class FinetuneTrainings:
+    """Trains once per snapshot and plan in the worker process (see the module
+    docstring); ``FinetunedTrainer`` instances that share it share the weights."""
+
     config: FinetuneConfig = field(default_factory=FinetuneConfig)
     folds: int = 2
     max_unchanged_replay: int = 40
-    ablation: bool = True
     cancel: threading.Event | None = None
     progress: Callable[[str], None] | None = None
-    name: str = "finetuned"
+    _fits: dict[tuple[str, int], FinetuneFit] = field(default_factory=dict, repr=False)
 
     def _say(self, message: str) -> None:
         if self.progress is not None:
             self.progress(message)
-
-    def _training_example(self, ex: Example, role: str) -> TrainingExample:
-        return TrainingExample(ex.example_id, clip_audio(ex.clip), ex.reference, role)  # type: ignore[arg-type]
 
     def replay(self, snap: Snapshot) -> list[Example]:
         """The shipped reference set, and up to ``max_unchanged_replay`` reviewed-unchanged
@@ -125,16 +138,17 @@ class FinetunedTrainer:
         unchanged = sorted(snap.unchanged, key=lambda e: _stable(e.example_id))
         return [*reference_examples(), *unchanged[: self.max_unchanged_replay]]
 
-    def train(self, snap: Snapshot, plan: SplitPlan, decoder: CachedDecoder) -> TrainedCandidate:
+    def fit(
+        self, snap: Snapshot, plan: SplitPlan, decoder: CachedDecoder, heldout: Sequence[Example]
+    ) -> FinetuneFit:
+        key = (snap.examples_hash, id(plan))
+        if key in self._fits:
+            return self._fits[key]
         started = time.perf_counter()
-        fitted = self.tier_one.fit(snap, plan, decoder)
-        final_t1 = fitted.final
         base = models.base_bundle()
         assert base.directory is not None
-        replay = [self._training_example(e, "replay") for e in self.replay(snap)]
-        corrections = {
-            e.example_id: self._training_example(e, "correction") for e in snap.corrections
-        }
+        replay = [_training_example(e, "replay") for e in self.replay(snap)]
+        corrections = {e.example_id: _training_example(e, "correction") for e in snap.corrections}
 
         def examples_of(recordings: frozenset[str]) -> list[TrainingExample]:
             chosen = [
@@ -175,9 +189,7 @@ class FinetunedTrainer:
             g: sorted({recording_of[e.example_id] for e in job.examples if e.role == "correction"})
             for g, job in fold_jobs.items()
         }
-        check_groups_leak_free(
-            groups, trained_on, {e.example_id: e.recording_id for e in fitted.heldout}
-        )
+        check_groups_leak_free(groups, trained_on, {e.example_id: e.recording_id for e in heldout})
         last_stage: list[str] = []
 
         def relay(p: JobProgress) -> None:
@@ -200,80 +212,15 @@ class FinetunedTrainer:
             if shared_final
             else {g.index: o.bundle for g, o in zip(groups, outcomes, strict=False)}
         )
-
-        # held-out texts: each example by its group's fine-tuned model, with its tier-1
-        # fold's prompt and rules
-        self._say("fine-tune: scoring held-out examples")
-        texts: dict[str, str] = {}
-        prompted: dict[str, str] = {}
-        alone: dict[str, str] = {}
-        fold_decoders = {
-            g: CachedDecoder(EngineDecoder(weights=b), decoder.directory)
-            for g, b in fold_bundles.items()
-        }
-        for ex in fitted.heldout:
-            if self.cancel is not None and self.cancel.is_set():
-                shutil.rmtree(workroot, ignore_errors=True)
-                from retrain.finetune.errors import TrainingCancelled
-
-                raise TrainingCancelled()
-            group = next(g for g in groups if ex.recording_id in g.test)
-            fold = plan.fold_of(ex.recording_id)
-            assert fold is not None
-            t1 = fitted.cv.fold_models[fold.index]
-            dec = fold_decoders[group.index]
-            segments = dec.decode_segments(ex.clip, t1.prompt or None)
-            texts[ex.example_id] = with_rules(segments, t1.rules)
-            if self.ablation:
-                prompted[ex.example_id] = with_rules(segments, ())
-                alone[ex.example_id] = dec.decode(ex.clip, None)
-
-        final_decoder = CachedDecoder(EngineDecoder(weights=final_bundle), decoder.directory)
-        t1_draft = personalization_bundle(final_t1, snap, plan, self.tier_one.config)
-        lineage: dict[str, Any] = {
-            **t1_draft.lineage,
-            "finetune": dict(final_bundle.lineage),
-            "finetune_cross_validation": {
-                "groups": len(groups),
-                "shared_with_final": shared_final,
-                "recordings_per_group": [len(g.test) for g in groups],
-                "epoch_losses": [list(o.epoch_losses) for o in outcomes],
+        fitted = FinetuneFit(
+            groups=groups,
+            fold_decoders={
+                g: CachedDecoder(EngineDecoder(weights=b), decoder.directory)
+                for g, b in fold_bundles.items()
             },
-        }
-        draft = replace(
-            final_bundle,
-            version="",
-            lexicon=t1_draft.lexicon,
-            rules=t1_draft.rules,
-            decoding=t1_draft.decoding,
-            lineage=lineage,
-        )
-        spec = ServingSpec(final_bundle, final_t1.prompt or None, final_t1.rules)
-        variants: dict[str, dict[str, str]] = {f"{self.name} (+ lexicon prompt + rules)": texts}
-        variant_specs = {f"{self.name} (+ lexicon prompt + rules)": spec}
-        if self.ablation:
-            variants = {
-                "fine-tuned weights": alone,
-                "fine-tuned + lexicon prompt": prompted,
-                **variants,
-            }
-            variant_specs = {
-                "fine-tuned weights": ServingSpec(final_bundle, None, ()),
-                "fine-tuned + lexicon prompt": ServingSpec(
-                    final_bundle, final_t1.prompt or None, ()
-                ),
-                **variant_specs,
-            }
-        return TrainedCandidate(
-            name=self.name,
-            draft=draft,
-            serve=lambda clip: with_rules(
-                final_decoder.decode_segments(clip, final_t1.prompt or None), final_t1.rules
-            ),
-            heldout=fitted.heldout,
-            heldout_texts=texts,
-            heldout_lexicons=fitted.lexicons,
-            seconds=time.perf_counter() - started + fitted.seconds,
+            final_bundle=final_bundle,
+            final_decoder=CachedDecoder(EngineDecoder(weights=final_bundle), decoder.directory),
+            trained_on=trained_on,
             details={
                 "trainings": len(jobs),
                 "fold_groups": len(groups),
@@ -289,19 +236,106 @@ class FinetunedTrainer:
                 "worker_peak_rss_mb": round(outcomes[-1].peak_rss_mb, 1),
                 "worker_cpu_seconds": round(outcomes[-1].cpu_seconds, 2),
                 "epoch_losses": list(outcomes[-1].epoch_losses),
+                "fold_epoch_losses": [list(o.epoch_losses) for o in outcomes[:-1]],
                 "examples": {
                     "corrections": sum(1 for e in jobs[-1].examples if e.role == "correction"),
                     "replay": len(replay),
                 },
-                "skipped": [list(s) for s in outcomes[-1].skipped],
+                "skipped": [list(x) for x in outcomes[-1].skipped],
                 "hyperparameters": self.config.to_json(),
-                "lexicon_terms": len(final_t1.lexicon),
-                "rules": len(final_t1.rules),
+            },
+            seconds=time.perf_counter() - started,
+            workroot=workroot,
+        )
+        self._fits = {key: fitted}
+        return fitted
+
+
+def _training_example(ex: Example, role: str) -> TrainingExample:
+    return TrainingExample(ex.example_id, clip_audio(ex.clip), ex.reference, role)  # type: ignore[arg-type]
+
+
+@dataclass
+class FinetunedTrainer:
+    """Tier-1 lexicon and rules on top of fine-tuned decoder weights; with
+    ``use_prompt`` the lexicon also goes into the decoder prompt."""
+
+    tier_one: TierOneTrainer
+    trainings: FinetuneTrainings
+    use_prompt: bool = True
+    name: str = "finetuned"
+    cancel: threading.Event | None = None
+
+    def train(self, snap: Snapshot, plan: SplitPlan, decoder: CachedDecoder) -> TrainedCandidate:
+        from retrain.finetune.errors import TrainingCancelled
+
+        started = time.perf_counter()
+        t1 = self.tier_one.fit(snap, plan, decoder)
+        ft = self.trainings.fit(snap, plan, decoder, t1.heldout)
+        prompt_of = (lambda m: m.prompt or None) if self.use_prompt else (lambda m: None)
+        # held-out texts: each example by its group's fine-tuned model, with its tier-1
+        # fold's prompt and rules (neither trained on it)
+        texts: dict[str, str] = {}
+        unruled: dict[str, str] = {}
+        for ex in t1.heldout:
+            if self.cancel is not None and self.cancel.is_set():
+                raise TrainingCancelled()
+            group = next(g for g in ft.groups if ex.recording_id in g.test)
+            fold = plan.fold_of(ex.recording_id)
+            assert fold is not None
+            model = t1.cv.fold_models[fold.index]
+            segments = ft.fold_decoders[group.index].decode_segments(ex.clip, prompt_of(model))
+            texts[ex.example_id] = with_rules(segments, model.rules)
+            unruled[ex.example_id] = with_rules(segments, ())
+        final = t1.final
+        t1_draft = personalization_bundle(final, snap, plan, self.tier_one.config)
+        # without the prompt the bundle carries no lexicon (the engine would render it
+        # into a prompt); its terms are in the lineage
+        decoding = t1_draft.decoding if self.use_prompt else replace(t1_draft.decoding, prompt=None)
+        lineage: dict[str, Any] = {
+            **t1_draft.lineage,
+            "prompt_style": t1_draft.lineage.get("prompt_style") if self.use_prompt else "none",
+            "finetune": dict(ft.final_bundle.lineage),
+            "finetune_cross_validation": {
+                "groups": len(ft.groups),
+                "recordings_per_group": [len(g.test) for g in ft.groups],
+                "trained_on": {str(k): v for k, v in ft.trained_on.items()},
+            },
+        }
+        draft = replace(
+            ft.final_bundle,
+            version="",
+            lexicon=t1_draft.lexicon if self.use_prompt else (),
+            rules=t1_draft.rules,
+            decoding=decoding,
+            lineage=lineage,
+        )
+        served_prompt = final.prompt or None if self.use_prompt else None
+        spec = ServingSpec(ft.final_bundle, served_prompt, final.rules)
+        part = "fine-tuned + lexicon prompt" if self.use_prompt else "fine-tuned weights"
+        variants = {part: unruled, self.name: texts}
+        variant_specs = {part: ServingSpec(ft.final_bundle, served_prompt, ()), self.name: spec}
+        final_decoder = ft.final_decoder
+        return TrainedCandidate(
+            name=self.name,
+            draft=draft,
+            serve=lambda clip: with_rules(
+                final_decoder.decode_segments(clip, served_prompt), final.rules
+            ),
+            heldout=t1.heldout,
+            heldout_texts=texts,
+            heldout_lexicons=t1.lexicons,
+            seconds=t1.seconds + ft.seconds + time.perf_counter() - started,
+            details={
+                **ft.details,
+                "lexicon_prompt": self.use_prompt,
+                "lexicon_terms": len(final.lexicon),
+                "rules": len(final.rules),
             },
             spec=spec,
             variants=variants,
             variant_specs=variant_specs,
-            cleanup=lambda: shutil.rmtree(workroot, ignore_errors=True),
+            cleanup=lambda: shutil.rmtree(ft.workroot, ignore_errors=True),
         )
 
 

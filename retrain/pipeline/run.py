@@ -87,7 +87,7 @@ class PipelineConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     finetune_enabled: bool = True  # train the fine-tuned candidate when the extra is there
     finetune_folds: int = 2  # cross-validation groups for the fine-tuned candidate
-    cost_rounds: int = 3  # interleaved rounds of the decoding-cost measurement
+    cost_rounds: int = 2  # interleaved rounds of the decoding-cost measurement
     # write every candidate's bundle to <export_candidates>/<name>/ (for benchmarks and
     # inspection; they are not registered and never serve)
     export_candidates: Path | None = None
@@ -286,11 +286,14 @@ class TierOneTrainer:
 def personalization_bundle(
     model: Personalization, snap: Snapshot, plan: SplitPlan, config: TierOneConfig
 ) -> ModelBundle:
+    # A bundle's lexicon is rendered into the decoder prompt when it has no prompt of
+    # its own (engine.personalize.build_prompt): a candidate evaluated without the
+    # prompt must not carry it, or it would serve differently from how it was judged.
     return ModelBundle(
         version="",
         kind="personal",
         directory=None,
-        lexicon=model.lexicon,
+        lexicon=model.lexicon if config.use_prompt else (),
         rules=model.rules,
         decoding=DecodingDefaults(
             max_prompt_tokens=config.prompt.budget_tokens, prompt=model.prompt or None
@@ -303,6 +306,8 @@ def personalization_bundle(
             "trained_on_examples": len(model.trained_on),
             "prompt_style": config.prompt.style,
             "sounds_like_similarity": model.term_similarity,
+            "lexicon_in_prompt": config.use_prompt,
+            "lexicon_terms": [t.text for t in model.lexicon],
         },
     )
 
@@ -574,18 +579,10 @@ def champion_spec(bundle: ModelBundle | None) -> ServingSpec:
 def measure_costs(
     specs: Mapping[str, ServingSpec], rounds: int
 ) -> tuple[CostMeasurement, dict[str, float]]:
-    """Each spec's real-time factor on the shipped reference set, in one interleaved
-    measurement (specs that serve identically are measured once)."""
-    unique: dict[tuple, str] = {}
-    for name, spec in specs.items():
-        unique.setdefault((spec.weights_key, spec.prompt, spec.rules), name)
+    """Each spec's real-time factor on the shipped reference set, in one measurement."""
     clips = [ex.clip for ex in reference_examples()]
-    measured = measure_rtf({n: specs[n] for n in unique.values()}, clips, rounds)
-    by_name = {
-        name: measured.rtf[unique[(spec.weights_key, spec.prompt, spec.rules)]]
-        for name, spec in specs.items()
-    }
-    return measured, by_name
+    measured = measure_rtf(specs, clips, rounds)
+    return measured, dict(measured.rtf)
 
 
 def ablation_table(
@@ -723,7 +720,9 @@ def default_trainers(
     progress: Callable[[str], None] | None = None,
 ) -> list[CandidateTrainer]:
     """Tier 1 with the lexicon prompt, tier 1 with rules only (no prompt), and, when the
-    fine-tuning extra is installed, tier 1 + fine-tuned decoder weights.
+    fine-tuning extra is installed, the same two on fine-tuned decoder weights
+    (``finetuned``: lexicon prompt + rules; ``finetuned_rules``: rules only). The two
+    fine-tuned candidates share one set of trainings.
 
     The prompt changes the decoder and can shift ordinary speech (number formatting, a
     hallucinated "Thank you." at the end of a clip); rules alone leave the decoder as it
@@ -739,17 +738,17 @@ def default_trainers(
         ),
     ]
     if config.finetune_enabled and availability().available:
-        from retrain.pipeline.finetuned import FinetunedTrainer
+        from retrain.pipeline.finetuned import FinetunedTrainer, FinetuneTrainings
 
-        trainers.append(
-            FinetunedTrainer(
-                tier_one,
-                config.finetune,
-                folds=config.finetune_folds,
-                cancel=cancel,
-                progress=progress,
-            )
+        shared = FinetuneTrainings(
+            config.finetune, folds=config.finetune_folds, cancel=cancel, progress=progress
         )
+        trainers += [
+            FinetunedTrainer(tier_one, shared, use_prompt=True, name="finetuned", cancel=cancel),
+            FinetunedTrainer(
+                tier_one, shared, use_prompt=False, name="finetuned_rules", cancel=cancel
+            ),
+        ]
     return trainers
 
 

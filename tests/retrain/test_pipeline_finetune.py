@@ -55,9 +55,14 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
         champion = registry.champion()
     assert any(m.startswith("fine-tune 1/3") for m in seen)  # 2 fold groups + final
     names = {c.name for c in report.candidates}
-    assert names == {"lexicon_rules", "rules", "finetuned"}
+    assert names == {"lexicon_rules", "rules", "finetuned", "finetuned_rules"}
     assert report.finetuning == {"available": True, "reason": "", "candidate": True}
     finetuned = next(c for c in report.candidates if c.name == "finetuned")
+    without_prompt = next(c for c in report.candidates if c.name == "finetuned_rules")
+    # the two share one set of trainings (same weights), and differ in the prompt only
+    assert without_prompt.bundle["files"] == finetuned.bundle["files"]
+    assert finetuned.bundle["lexicon"] and finetuned.bundle["decoding"]["prompt"]
+    assert not without_prompt.bundle["lexicon"] and not without_prompt.bundle["decoding"]["prompt"]
 
     # every candidate was judged by every rule, the new ones included, with numbers
     for cand in report.candidates:
@@ -104,11 +109,12 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
         "rules",
         "fine-tuned weights",
         "fine-tuned + lexicon prompt",
-        "finetuned (+ lexicon prompt + rules)",
+        "finetuned",
+        "finetuned_rules",
     ):
         assert 0 <= rows[name]["heldout_wer"] <= 2 and rows[name]["rtf"] > 0, name
     # the held-out WER the gate saw for the candidate is the ablation's full row
-    assert rows["finetuned (+ lexicon prompt + rules)"]["heldout_wer"] == pytest.approx(
+    assert rows["finetuned"]["heldout_wer"] == pytest.approx(
         finetuned.evidence_summary["heldout"]["candidate_wer"]
     )
     assert report.worst_slice is not None and report.worst_slice["words"] >= 20
