@@ -1,8 +1,11 @@
-"""The fine-tuned candidate: lexicon + rules on top of decoder weights fine-tuned on
-the user's corrections (issue 8).
+"""The fine-tuned candidates: tier-1 lexicon and rules on top of decoder weights
+fine-tuned on the user's corrections (issue 8).
 
-``FinetunedTrainer`` builds on the tier-1 candidate (its lexicon prompt and validated
-rules, and its cross-validation) and adds fine-tuned decoder weights:
+``FinetuneTrainings`` trains once per run; two ``FinetunedTrainer`` candidates share
+its weights and differ in decoding: ``finetuned`` (fine-tuned weights + lexicon prompt
++ rules) and ``finetuned_rules`` (fine-tuned weights + rules, no prompt: the prompt
+costs decoding time, and the gate refuses a candidate more than 1.1x slower than the
+champion).
 
 - **Training** runs in the isolated, niced worker process of ``retrain.finetune.job``
   (cancellable within seconds, all or nothing): the corrected segments, plus replay of
@@ -12,16 +15,17 @@ rules, and its cross-validation) and adds fine-tuned decoder weights:
   trainings. Instead the tier-1 folds are merged into ``folds`` groups (2 by
   default): one model is fine-tuned per group on the other groups' recordings, and each
   held-out example is served by the fine-tuned model of the group it is in, with the
-  prompt and rules of its tier-1 fold; neither saw it. Two half-size trainings cost
-  about one full one, so the candidate costs about two trainings in all (the encoder
-  runs once per clip for all of them). Fold models are trained on half the recordings,
-  the published one on all of them: the estimate is, if anything, pessimistic. With a
-  fixed held-out set (plenty of data) the fold model *is* the final model: one training.
-- **Ablation.** Held-out texts of the fine-tuned weights alone, with the lexicon
-  prompt, and with prompt + rules, for the report.
+  prompt and rules of its tier-1 fold; neither saw it (``check_groups_leak_free``).
+  Two half-size trainings cost about one full one, so a run costs about two trainings
+  (the encoder runs once per clip for all of them). Fold models learn from half the
+  recordings, the published one from all: the estimate is, if anything, pessimistic.
+  With a fixed held-out set (plenty of data) the fold model *is* the final model: one
+  training.
+- **Ablation.** Held-out texts of the fine-tuned weights with and without the prompt,
+  before the rules, for the report.
 
 The published bundle carries the fine-tuned weights (both serving formats), the
-tier-1 lexicon, prompt and rules, and a lineage with the fine-tuning's
+tier-1 rules (and lexicon prompt), and a lineage with the fine-tuning's
 hyper-parameters, seed, library versions and examples hash.
 """
 
