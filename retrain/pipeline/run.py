@@ -628,6 +628,30 @@ def ablation_table(
     return {"heldout_examples": len(common), "variants": rows}
 
 
+def finetuning_added(ablation: Mapping[str, Any]) -> str | None:
+    """One sentence: what the fine-tuned weights added over the same lexicon and rules."""
+    rows = ablation.get("variants") or {}
+    pairs = [("finetuned", "lexicon_rules"), ("finetuned_rules", "rules")]
+    parts = []
+    for tuned, plain in pairs:
+        if tuned in rows and plain in rows:
+            a, b = rows[plain], rows[tuned]
+            cost = ""
+            if a.get("rtf") and b.get("rtf"):
+                cost = f", decoding cost {b['rtf'] / a['rtf']:.2f}x"
+            parts.append(
+                f"{plain} {100 * a['heldout_wer']:.1f}% -> with fine-tuned weights "
+                f"{100 * b['heldout_wer']:.1f}% ({100 * (b['heldout_wer'] - a['heldout_wer']):+.1f}"
+                f" points{cost})"
+            )
+    if not parts:
+        return None
+    return (
+        f"fine-tuning added, on {ablation.get('heldout_examples')} held-out examples: "
+        + "; ".join(parts)
+    )
+
+
 # ----------------------------------------------------------------------------- the run
 
 
@@ -892,6 +916,9 @@ def run_pipeline(
                 "rtf_audio_seconds": round(cost.audio_seconds, 2),
                 "rtf_rounds": cost.rounds,
             }
+            added = finetuning_added(extras["ablation"])
+            if added:
+                extras["finetuning"] = {**extras["finetuning"], "added": added}
             say("gate")
             passing = [r for r in results if r.decision.promoted]
             if passing:

@@ -305,6 +305,8 @@ def print_table(f: dict) -> None:
     ft = f.get("finetuning") or {}
     if ft and not ft.get("available"):
         print(f"fine-tuning not available: {ft.get('reason')}")
+    if ft.get("added"):
+        print(ft["added"])
     print()
     print(f"gate: {f['gate']['decision']} (promoted: {f['promoted_candidate']})")
     for reason in f["gate"]["reasons"]:

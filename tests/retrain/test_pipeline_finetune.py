@@ -56,7 +56,8 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
     assert any(m.startswith("fine-tune 1/3") for m in seen)  # 2 fold groups + final
     names = {c.name for c in report.candidates}
     assert names == {"lexicon_rules", "rules", "finetuned", "finetuned_rules"}
-    assert report.finetuning == {"available": True, "reason": "", "candidate": True}
+    assert report.finetuning["available"] is True and report.finetuning["candidate"]
+    assert report.finetuning["added"].startswith(f"fine-tuning added, on {KEEP} held-out")
     finetuned = next(c for c in report.candidates if c.name == "finetuned")
     without_prompt = next(c for c in report.candidates if c.name == "finetuned_rules")
     # the two share one set of trainings (same weights), and differ in the prompt only
