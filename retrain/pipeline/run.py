@@ -9,10 +9,14 @@ example's role, so that deleting a recording marks every version trained on it).
 Before anything else a run retires versions trained on deleted data and sweeps
 half-written version directories left by a crash.
 
-Candidates: ``CandidateTrainer`` objects. The tier-1 trainer (lexicon prompt + rules)
-is always there; issue 8 adds one for fine-tuned weights. Every candidate is gated
-exactly the same way; of those that pass, the one with the lowest held-out WER is
-promoted (``promoted_candidate`` in the report).
+Candidates: ``CandidateTrainer`` objects (``default_trainers``). The tier-1 trainers
+(lexicon prompt + rules; rules only) are always there; with the fine-tuning extra, two
+more put the same on fine-tuned decoder weights (``retrain.pipeline.finetuned``). Every
+candidate is gated exactly the same way, its decoding cost measured beside the
+champion's (``retrain.pipeline.cost``); of those that pass, the one with the lowest
+held-out WER is promoted (``promoted_candidate`` in the report). The report also
+carries the ablation (each component's held-out WER and real-time factor), what
+fine-tuning added, and the worst slice (per recording and per speaker label).
 """
 
 from __future__ import annotations
