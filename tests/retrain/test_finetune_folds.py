@@ -41,3 +41,22 @@ def test_the_leak_check_refuses_a_model_trained_on_what_it_scores() -> None:
         check_groups_leak_free(groups, {0: ["a", "b"], 1: ["a"]}, {"e1": "a"})
     with pytest.raises(AssertionError, match="scored by 0 fold groups"):
         check_groups_leak_free(groups, {0: ["b"], 1: ["a"]}, {"e3": "z"})
+
+
+def test_the_report_sentence_says_what_fine_tuning_added() -> None:
+    from retrain.pipeline.run import finetuning_added
+
+    ablation = {
+        "heldout_examples": 40,
+        "variants": {
+            "lexicon_rules": {"heldout_wer": 0.12, "rtf": 0.4},
+            "finetuned": {"heldout_wer": 0.05, "rtf": 0.42},
+            "rules": {"heldout_wer": 0.2, "rtf": 0.2},
+            "finetuned_rules": {"heldout_wer": 0.06, "rtf": 0.2},
+        },
+    }
+    sentence = finetuning_added(ablation)
+    assert sentence is not None
+    assert "lexicon_rules 12.0% -> with fine-tuned weights 5.0% (-7.0 points" in sentence
+    assert "decoding cost 1.05x" in sentence and "rules 20.0% -> " in sentence
+    assert finetuning_added({"variants": {"rules": {"heldout_wer": 0.2}}}) is None
