@@ -275,7 +275,8 @@ def check_slices(segments: Sequence[ScoredSegment], config: GateConfig) -> GateC
     """
     worse: list[str] = []
     judged = []
-    for row in slice_table(segments):
+    table = slice_table(segments)
+    for row in table:
         if row["words"] < config.slice_min_words:
             continue
         if row["kind"] == "speaker" and row["speakers"] < 2:
@@ -289,11 +290,22 @@ def check_slices(segments: Sequence[ScoredSegment], config: GateConfig) -> GateC
                 f"{row['slice']} ({row['words']} words): {_pct(row['champion_wer'])} -> "
                 f"{_pct(row['candidate_wer'])}"
             )
-    worst = max(judged, key=lambda r: (r["candidate_wer"], r["words"]), default=None)
+    # the worst slice for the report: among the judged ones, else (little data yet)
+    # among every slice, marked as too small to be judged
+    by_wer = lambda r: (r["candidate_wer"], r["words"])  # noqa: E731
+    worst = max(judged, key=by_wer, default=None)
+    if worst is not None:
+        worst = {**worst, "judged": True}
+    else:
+        small = [
+            r for r in table if r["words"] and not (r["kind"] == "speaker" and r["speakers"] < 2)
+        ]
+        worst = max(small, key=by_wer, default=None)
+        worst = {**worst, "judged": False} if worst is not None else None
     worst_text = (
         f"; worst slice: {worst['slice']} at {_pct(worst['candidate_wer'])} "
         f"(champion {_pct(worst['champion_wer'])}, {worst['words']} words)"
-        if worst
+        if worst and worst["judged"]
         else ""
     )
     if worse:
@@ -308,6 +320,11 @@ def check_slices(segments: Sequence[ScoredSegment], config: GateConfig) -> GateC
         )
     else:
         reason = f"no slice has >= {config.slice_min_words} words yet"
+        if worst:
+            reason += (
+                f" (worst of {len(table)}: {worst['slice']} at {_pct(worst['candidate_wer'])}, "
+                f"champion {_pct(worst['champion_wer'])}, {worst['words']} words)"
+            )
     return GateCheck(
         "no slice much worse",
         not worse,

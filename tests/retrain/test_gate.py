@@ -140,7 +140,13 @@ def test_the_slice_check_covers_speakers_and_names_the_worst_slice() -> None:
     check = next(c for c in d.checks if c.name == "no slice much worse")
     assert not check.passed and "speaker B (60 words): 10.0% -> 15.0%" in check.reason
     assert check.values["speakers_checked"] == 2
-    assert check.values["worst"]["slice"] == "speaker B"
+    assert check.values["worst"]["slice"] == "speaker B" and check.values["worst"]["judged"]
+    # too little data for any slice to be judged: the worst one is still named
+    small = [seg("r1", 3, 2, words=20), seg("r2", 1, 2, words=20)]
+    check = next(c for c in decide(GateEvidence(small)).checks if c.name == "no slice much worse")
+    assert check.passed and check.values["checked"] == 0
+    assert check.values["worst"]["slice"] == "recording r1" and not check.values["worst"]["judged"]
+    assert "worst of 2: recording r1 at 15.0%" in check.reason
     # B no worse than the champion: passes, and B is still named as the worst slice
     fine = [*speakers[:20], *(seg(f"q{i}", 2, 2, speaker="B", terms=0) for i in range(3))]
     d = decide(GateEvidence(fine))
