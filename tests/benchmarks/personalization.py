@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             "gate": cand["gate"]["decision"],
             "train_seconds": cand["seconds"],
             "training_peak_rss_mb": cand["details"].get("worker_peak_rss_mb"),
+            "finetune_worker_seconds": cand["details"].get("training_seconds"),
+            "finetune_worker_cpu_seconds": cand["details"].get("worker_cpu_seconds"),
             "rtf": cand["details"].get("rtf"),
             "champion_rtf": cand["details"].get("champion_rtf"),
             "cross_validated": cand.get("figures", {}).get("heldout"),
@@ -265,7 +267,15 @@ def print_table(f: dict) -> None:
             )
         )
     rows += [
-        ("training time (s)", lambda c: f"{c['train_seconds']:.1f}"),
+        ("training time (s, shared steps counted in each)", lambda c: f"{c['train_seconds']:.1f}"),
+        (
+            "fine-tuning worker: wall / CPU s (all trainings)",
+            lambda c: (
+                "-"
+                if c.get("finetune_worker_seconds") is None
+                else f"{c['finetune_worker_seconds']:.0f} / {c['finetune_worker_cpu_seconds']:.0f}"
+            ),
+        ),
         (
             "training peak memory (MB)",
             lambda c: (
