@@ -57,7 +57,9 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
     names = {c.name for c in report.candidates}
     assert names == {"lexicon_rules", "rules", "finetuned", "finetuned_rules"}
     assert report.finetuning["available"] is True and report.finetuning["candidate"]
-    assert report.finetuning["added"].startswith(f"fine-tuning added, on {KEEP} held-out")
+    assert report.finetuning["added"].startswith(
+        f"fine-tuning added, on {report.corrections} held-out"
+    )
     finetuned = next(c for c in report.candidates if c.name == "finetuned")
     without_prompt = next(c for c in report.candidates if c.name == "finetuned_rules")
     # the two share one set of trainings (same weights), and differ in the prompt only
@@ -79,7 +81,8 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
     groups = finetuned.details["cross_validation"]
     assert len(groups) == 2
     scored = [r for g in groups for r in g["scores_recordings"]]
-    assert len(scored) == len(set(scored)) == KEEP
+    # (a clip the model already got right is a reviewed-unchanged segment, not held out)
+    assert len(scored) == len(set(scored)) == report.corrections > KEEP // 2
     for g in groups:
         assert not set(g["scores_recordings"]) & set(g["trained_on_recordings"])
         assert g["trained_on_recordings"]
@@ -100,7 +103,7 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
 
     # the ablation: each component's held-out WER and decoding cost, leak-free
     ablation = report.ablation
-    assert ablation["heldout_examples"] == KEEP
+    assert ablation["heldout_examples"] == report.corrections
     rows = ablation["variants"]
     for name in (
         "factory",
