@@ -43,6 +43,27 @@ def run(args: argparse.Namespace) -> int:
         f"examples: {result.corrections} corrections, {result.unchanged} unchanged; "
         f"{result.split} with {result.folds} fold(s); {result.seconds:.1f} s"
     )
+    for cand in result.candidates:
+        print(f"candidate {cand.name}: {cand.decision.decision}")
+    if result.promoted_candidate:
+        print(f"promoted: {result.promoted_candidate}")
+    if result.finetuning.get("added"):
+        print(result.finetuning["added"])
+    variants = result.ablation.get("variants") or {}
+    if variants:
+        print("ablation (held-out WER, real-time factor):")
+        for name, row in variants.items():
+            rtf = row.get("rtf")
+            print(
+                f"  {name}: {100 * row['heldout_wer']:.1f}%"
+                + ("" if rtf is None else f", RTF {rtf:.3f}")
+            )
+    if result.worst_slice:
+        w = result.worst_slice
+        print(
+            f"worst slice: {w['slice']} ({w['words']} words) at "
+            f"{100 * w['candidate_wer']:.1f}% (champion {100 * w['champion_wer']:.1f}%)"
+        )
     for notice in result.notices:
         print(f"note: {notice}")
     return 0

@@ -94,6 +94,21 @@ def memoized_encoder(max_mb: int = 512) -> Iterator[_EncoderMemo]:
         _memo = previous
 
 
+@contextlib.contextmanager
+def unmemoized_encoder() -> Iterator[None]:
+    """Within this block every decode runs the encoder again, as serving does.
+
+    For measuring decoding cost (real-time factor) inside a pipeline run, where
+    ``memoized_encoder`` would otherwise make the encoder look free.
+    """
+    global _memo
+    previous, _memo = _memo, None
+    try:
+        yield
+    finally:
+        _memo = previous
+
+
 class _CancellableModel:
     """A ``ctranslate2.models.Whisper`` whose heavy calls check a cancel event first."""
 

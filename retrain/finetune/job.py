@@ -1,12 +1,16 @@
-"""Run one training in its own low-priority process, cancellable, leaving nothing on cancel.
+"""Run trainings in their own low-priority process, cancellable, leaving nothing on cancel.
 
 ``run_training_job`` writes the examples and settings to a work folder, starts
 ``python -m retrain.finetune.worker WORKDIR`` (niced), relays its progress lines, and
-returns the exported bundle. Setting ``cancel`` sends the worker SIGTERM: it stops at
-its next check (between encoder passes and optimizer steps, well under a second for
-tiny.en) and removes its partial export; if it has not exited after ``grace_seconds``
-it is killed and the parent removes what it left. Either way the destination does not
-exist afterwards and ``TrainingCancelled`` is raised. A worker that fails raises
+returns the exported bundle. ``run_training_jobs`` runs several trainings on subsets
+of the same examples (cross-validation folds and the final model) in one worker,
+which computes each clip's encoder output once for all of them.
+
+Setting ``cancel`` sends the worker SIGTERM: it stops at its next check (between
+encoder passes and optimizer steps, well under a second for tiny.en) and removes its
+partial export; if it has not exited after ``grace_seconds`` it is killed and the
+parent removes what it left. Either way no destination exists afterwards (all or
+nothing) and ``TrainingCancelled`` is raised. A worker that fails raises
 ``FinetuneError`` with its one-sentence reason.
 
 The work folder (under TIRO_HOME/cache) is removed in every case. Nothing here
@@ -58,6 +62,7 @@ class TrainingJob:
     destination: Path  # the exported bundle's folder; must not exist yet
     version: str
     lineage: dict[str, Any] = field(default_factory=dict)  # merged into the trainer's
+    ggml_variants: tuple[str, ...] | None = None  # None: the export's default (f16)
 
 
 @dataclass(frozen=True)
@@ -77,42 +82,64 @@ class JobProgress:
     epoch: int = 0
     step: int = 0
     loss: float | None = None
+    training: int = 0  # which training of the request (0-based)
+    trainings: int = 1
 
 
-def write_request(job: TrainingJob, workdir: Path) -> None:
+def write_request(jobs: Sequence[TrainingJob], workdir: Path) -> None:
+    """The union of the jobs' examples (by id, stored once) and each job's settings."""
     workdir.mkdir(parents=True, exist_ok=True)
-    arrays = {f"a{i}": np.asarray(e.audio, dtype=np.float32) for i, e in enumerate(job.examples)}
+    union: dict[str, TrainingExample] = {}
+    for job in jobs:
+        for e in job.examples:
+            known = union.setdefault(e.example_id, e)
+            if known is not e and known.digest() != e.digest():
+                raise ValueError(f"two different examples share the id {e.example_id}")
+    examples = list(union.values())
+    arrays = {f"a{i}": np.asarray(e.audio, dtype=np.float32) for i, e in enumerate(examples)}
     np.savez(workdir / AUDIO, **arrays)
     request = {
         "examples": [
             {"id": e.example_id, "text": e.text, "role": e.role, "prompt": e.prompt}
-            for e in job.examples
+            for e in examples
         ],
-        "base_bundle_dir": str(job.base_bundle_dir),
-        "config": job.config.to_json(),
-        "destination": str(job.destination),
-        "version": job.version,
-        "lineage": job.lineage,
+        "trainings": [
+            {
+                "ids": [e.example_id for e in job.examples],
+                "base_bundle_dir": str(job.base_bundle_dir),
+                "config": job.config.to_json(),
+                "destination": str(job.destination),
+                "version": job.version,
+                "lineage": job.lineage,
+                "ggml_variants": (
+                    list(job.ggml_variants) if job.ggml_variants is not None else None
+                ),
+            }
+            for job in jobs
+        ],
     }
     (workdir / REQUEST).write_text(json.dumps(request), encoding="utf-8")
 
 
-def read_request(workdir: Path) -> tuple[TrainingJob, dict[str, Any]]:
+def read_request(workdir: Path) -> list[TrainingJob]:
     request = json.loads((workdir / REQUEST).read_text(encoding="utf-8"))
     with np.load(workdir / AUDIO) as audio:
-        examples = [
-            TrainingExample(e["id"], audio[f"a{i}"], e["text"], e["role"], e["prompt"])
+        by_id = {
+            e["id"]: TrainingExample(e["id"], audio[f"a{i}"], e["text"], e["role"], e["prompt"])
             for i, e in enumerate(request["examples"])
-        ]
-    job = TrainingJob(
-        examples=examples,
-        base_bundle_dir=Path(request["base_bundle_dir"]),
-        config=FinetuneConfig(**request["config"]),
-        destination=Path(request["destination"]),
-        version=request["version"],
-        lineage=request["lineage"],
-    )
-    return job, request
+        }
+    return [
+        TrainingJob(
+            examples=[by_id[i] for i in t["ids"]],
+            base_bundle_dir=Path(t["base_bundle_dir"]),
+            config=FinetuneConfig(**t["config"]),
+            destination=Path(t["destination"]),
+            version=t["version"],
+            lineage=t["lineage"],
+            ggml_variants=tuple(t["ggml_variants"]) if t["ggml_variants"] is not None else None,
+        )
+        for t in request["trainings"]
+    ]
 
 
 def worker_command(workdir: Path) -> list[str]:
@@ -127,19 +154,39 @@ def run_training_job(
     grace_seconds: float = 5.0,
 ) -> JobOutcome:
     """Train and export in a worker process (see the module docstring)."""
+    return run_training_jobs([job], cancel=cancel, progress=progress, grace_seconds=grace_seconds)[
+        0
+    ]
+
+
+def run_training_jobs(
+    jobs: Sequence[TrainingJob],
+    *,
+    cancel: threading.Event | None = None,
+    progress: Callable[[JobProgress], None] | None = None,
+    grace_seconds: float = 5.0,
+) -> list[JobOutcome]:
+    """Run ``jobs`` one after the other in one worker process, sharing encoder outputs.
+
+    All or nothing: on cancel or failure no job's destination exists afterwards.
+    ``JobOutcome.peak_rss_mb`` and ``cpu_seconds`` are the worker's (for all jobs).
+    """
     require_finetune()
-    if job.destination.exists():
-        raise FileExistsError(f"{job.destination} already exists")
+    if not jobs:
+        return []
+    for job in jobs:
+        if job.destination.exists():
+            raise FileExistsError(f"{job.destination} already exists")
     workdir = paths.cache_dir() / "finetune-jobs" / uuid.uuid4().hex[:12]
     try:
-        write_request(job, workdir)
-        return _supervise(job, workdir, cancel, progress, grace_seconds)
+        write_request(jobs, workdir)
+        return _supervise(jobs, workdir, cancel, progress, grace_seconds)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _supervise(
-    job: TrainingJob,
+    jobs: Sequence[TrainingJob],
     workdir: Path,
     cancel: threading.Event | None,
     progress: Callable[[JobProgress], None] | None,
@@ -175,23 +222,26 @@ def _supervise(
     stdout_reader.join(timeout=5)
     stderr_reader.join(timeout=5)
     if cancelled or child.returncode == EXIT_CANCELLED:
-        _remove_export(job.destination)
+        _remove_exports(jobs, completed=True)
         raise TrainingCancelled()
     result_file = workdir / RESULT
     if child.returncode != 0 or not result_file.exists():
-        _remove_export(job.destination)
+        _remove_exports(jobs, completed=True)
         result = json.loads(result_file.read_text("utf-8")) if result_file.exists() else {}
         reason = result.get("error") or (errors[-1] if errors else f"exit {child.returncode}")
         raise FinetuneError(f"fine-tuning failed ({reason}); the current model is unchanged.")
     result = json.loads(result_file.read_text("utf-8"))
-    return JobOutcome(
-        bundle=load_bundle(job.destination),
-        epoch_losses=tuple(result["epoch_losses"]),
-        skipped=tuple(tuple(s) for s in result["skipped"]),  # type: ignore[misc]
-        seconds=result["seconds"],
-        peak_rss_mb=result["peak_rss_mb"],
-        cpu_seconds=result["cpu_seconds"],
-    )
+    return [
+        JobOutcome(
+            bundle=load_bundle(job.destination),
+            epoch_losses=tuple(r["epoch_losses"]),
+            skipped=tuple(tuple(s) for s in r["skipped"]),  # type: ignore[misc]
+            seconds=r["seconds"],
+            peak_rss_mb=result["peak_rss_mb"],
+            cpu_seconds=result["cpu_seconds"],
+        )
+        for job, r in zip(jobs, result["trainings"], strict=True)
+    ]
 
 
 def _relay(stream, progress: Callable[[JobProgress], None] | None) -> None:
@@ -212,7 +262,13 @@ def _terminate(child: subprocess.Popen) -> None:
         child.terminate()
 
 
-def _remove_export(destination: Path) -> None:
+def _remove_export(destination: Path, completed: bool = False) -> None:
+    """Remove a partial export (and, with ``completed``, a finished one too)."""
     remove_partial_exports(destination.parent)
-    if destination.exists() and not (destination / "bundle.json").exists():
+    if destination.exists() and (completed or not (destination / "bundle.json").exists()):
         shutil.rmtree(destination, ignore_errors=True)
+
+
+def _remove_exports(jobs: Sequence[TrainingJob], completed: bool) -> None:
+    for job in jobs:
+        _remove_export(job.destination, completed)

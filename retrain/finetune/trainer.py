@@ -139,6 +139,9 @@ class EncoderCache:
 
     def __init__(self) -> None:
         self._items: dict[tuple[str, str, str], torch.Tensor] = {}
+        # replay targets the base model decodes for itself ("self" targets), by
+        # (base weights, audio, prompt): the same for every training from that base
+        self.targets: dict[tuple[str, str, str], tuple[int, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -192,6 +195,7 @@ def training_sequences(
     memory: torch.Tensor,
     config: FinetuneConfig,
     cancel: threading.Event | None,
+    cache: EncoderCache | None = None,
 ) -> list[TokenSequence]:
     """Each example's decoder sequence. A replay example's target is, with
     ``replay_targets="self"``, what the model being trained (still the base) decodes for
@@ -204,7 +208,16 @@ def training_sequences(
         prompt = ex.prompt if config.with_prompt else None
         if ex.role == "replay" and config.replay_targets == "self":
             _check(cancel)
-            tokens = greedy_decode(loaded, memory[i : i + 1], prompt)
+            key = (
+                f"{config.encoder}:{loaded.ct2_dir.resolve()}",
+                _audio_key(ex),
+                prompt or "",
+            )
+            tokens = cache.targets.get(key) if cache is not None else None
+            if tokens is None:
+                tokens = tuple(greedy_decode(loaded, memory[i : i + 1], prompt))
+                if cache is not None:
+                    cache.targets[key] = tokens
             prefix = codec.prefix(prompt)
             out.append(
                 TokenSequence((*prefix, *tokens, codec.special.end_of_text), len(prefix) - 1)
@@ -287,7 +300,7 @@ def train_decoder(
 
     mark = time.perf_counter()
     pad = loaded.codec.special.end_of_text
-    sequences = training_sequences(loaded, kept, memory, config, cancel)
+    sequences = training_sequences(loaded, kept, memory, config, cancel, cache)
     seconds["targets"] = time.perf_counter() - mark
     decoder = loaded.model.model.decoder
     for parameter in loaded.model.parameters():

@@ -1,9 +1,9 @@
 """The training worker process: ``python -m retrain.finetune.worker WORKDIR``.
 
-Reads the job ``retrain.finetune.job`` wrote, lowers its own priority, trains, exports
-the bundle, and writes ``result.json``. Progress goes to stdout as JSON lines. SIGTERM
-sets the cancel event: the trainer (or the export) stops at its next check and leaves
-nothing behind; the exit code is then ``EXIT_CANCELLED``.
+Reads the jobs ``retrain.finetune.job`` wrote, lowers its own priority, trains and
+exports each (sharing encoder outputs), and writes ``result.json``. Progress goes
+to stdout as JSON lines. SIGTERM sets the cancel event: the trainer (or the export)
+stops at its next check and leaves nothing behind; the exit code is then ``EXIT_CANCELLED``.
 """
 
 from __future__ import annotations
@@ -44,41 +44,54 @@ def _lower_priority() -> None:
 def main(argv: list[str]) -> int:
     from engine.bundle import load_bundle
     from retrain.finetune.errors import FinetuneError, TrainingCancelled
-    from retrain.finetune.export import export_bundle
+    from retrain.finetune.export import GGML_VARIANTS, export_bundle
     from retrain.finetune.job import EXIT_CANCELLED, EXIT_FAILED, RESULT, read_request
 
     workdir = Path(argv[0])
     cancel = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: cancel.set())
     _lower_priority()
-    job, _ = read_request(workdir)
-
-    def progress(p) -> None:
-        print(json.dumps(asdict(p)), flush=True)
-
+    jobs = read_request(workdir)
+    results = []
     try:
-        from retrain.finetune.trainer import train_decoder
+        from retrain.finetune.trainer import EncoderCache, train_decoder
 
-        base = load_bundle(job.base_bundle_dir)
-        model_sha = base.files.get("weights/ct2/model.bin", "")
-        result = train_decoder(
-            job.examples,
-            base.ct2_dir,
-            job.config,
-            base_version=base.version,
-            base_sha256=model_sha,
-            cancel=cancel,
-            progress=progress,
-        )
-        lineage = {**result.lineage, **job.lineage}
-        export_bundle(
-            result.weights,
-            base,
-            job.destination,
-            version=job.version,
-            lineage=lineage,
-            cancel=cancel,
-        )
+        cache = EncoderCache()  # frozen encoder: one pass per clip for every training
+        for index, job in enumerate(jobs):
+
+            def progress(p, index=index) -> None:
+                line = {**asdict(p), "training": index, "trainings": len(jobs)}
+                print(json.dumps(line), flush=True)
+
+            base = load_bundle(job.base_bundle_dir)
+            model_sha = base.files.get("weights/ct2/model.bin", "")
+            result = train_decoder(
+                job.examples,
+                base.ct2_dir,
+                job.config,
+                base_version=base.version,
+                base_sha256=model_sha,
+                cancel=cancel,
+                progress=progress,
+                cache=cache,
+            )
+            lineage = {**result.lineage, **job.lineage}
+            export_bundle(
+                result.weights,
+                base,
+                job.destination,
+                version=job.version,
+                lineage=lineage,
+                cancel=cancel,
+                ggml_variants=GGML_VARIANTS if job.ggml_variants is None else job.ggml_variants,
+            )
+            results.append(
+                {
+                    "epoch_losses": list(result.epoch_losses),
+                    "skipped": [list(s) for s in result.skipped],
+                    "seconds": result.seconds,
+                }
+            )
     except TrainingCancelled:
         return EXIT_CANCELLED
     except FinetuneError as exc:
@@ -88,9 +101,7 @@ def main(argv: list[str]) -> int:
     (workdir / RESULT).write_text(
         json.dumps(
             {
-                "epoch_losses": list(result.epoch_losses),
-                "skipped": [list(s) for s in result.skipped],
-                "seconds": result.seconds,
+                "trainings": results,
                 "peak_rss_mb": _peak_rss_mb(),
                 "cpu_seconds": times.user + times.system,
                 "finished_at": time.time(),

@@ -74,6 +74,19 @@ def clip_for(path: str | Path, start: float | None = None, end: float | None = N
     return Clip(path=path, key=file_key(path), start=start, end=end)
 
 
+def clip_audio(clip: Clip) -> np.ndarray:
+    """The clip's audio: 16 kHz mono float32 (the whole file, or its span)."""
+    from engine import audio
+
+    if clip.start is None and clip.end is None:
+        pcm = audio.decode(clip.path)
+    elif clip.end is None:
+        pcm = audio.decode(clip.path)[round((clip.start or 0.0) * SAMPLE_RATE) :]
+    else:
+        pcm = audio.decode_span(clip.path, clip.start or 0.0, clip.end)
+    return np.ascontiguousarray(pcm, dtype=np.float32)
+
+
 def join_segments(texts: Sequence[str]) -> str:
     return " ".join(t.strip() for t in texts if t.strip())
 
@@ -140,13 +153,7 @@ class EngineDecoder:
     def _source(self, clip: Clip) -> Path | np.ndarray:
         if clip.start is None and clip.end is None:
             return clip.path
-        from engine import audio
-
-        if clip.end is None:
-            pcm = audio.decode(clip.path)[round((clip.start or 0.0) * SAMPLE_RATE) :]
-        else:
-            pcm = audio.decode_span(clip.path, clip.start or 0.0, clip.end)
-        return np.ascontiguousarray(pcm, dtype=np.float32)
+        return clip_audio(clip)
 
     def decode_segments(self, clip: Clip, prompt: str | None) -> tuple[str, ...]:
         segments, _info = self._transcribe(

@@ -61,6 +61,7 @@ def score(
         champion=error_counts(example.reference, champion_text),
         factory=error_counts(example.reference, factory_text),
         term_occurrences=term_occurrences(example.reference, lexicon),
+        candidate_text=candidate_text,
     )
 
 

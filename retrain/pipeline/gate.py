@@ -15,8 +15,18 @@ All of these must hold for promotion (thresholds in ``GateConfig``):
      words is more than ``slice_max_relative_worsening`` worse (relative WER, and with
      at least ``slice_min_extra_errors`` more errors, so that 0 -> 0 is never "worse");
    - the insertion rate rises by no more than ``max_insertion_rate_rise``.
-4. Extra checks a candidate kind brings (e.g. fine-tuned weights: no repetition loops)
-   are passed in as ``extra_checks`` and count like the others.
+4. **No repetition loops**: the candidate's text on every evaluated segment (held-out,
+   reviewed-unchanged, reference set) has a compression ratio (zlib, as Whisper
+   computes it) of at most ``max_compression_ratio``; a fine-tuned decoder that fell
+   into a loop on one segment is refused.
+5. **Decoding cost**: the candidate's real-time factor (decoding seconds per second of
+   audio, measured beside the champion's in the same run) is at most
+   ``max_rtf_ratio`` times the champion's.
+6. Extra checks a candidate kind brings are passed in as ``extra_checks`` and count
+   like the others.
+
+The slice check also names the worst slice (highest candidate WER among the slices
+with enough words) in its values, for the report.
 
 Every check is recorded with its numbers, passed or not; the reasons of the decision are
 the failed checks (or, for a promotion, the passed ones).
@@ -24,6 +34,7 @@ the failed checks (or, for a promotion, the passed ones).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -53,6 +64,8 @@ class GateConfig:
     slice_max_relative_worsening: float = 0.10
     slice_min_extra_errors: int = 1
     max_insertion_rate_rise: float = 0.01
+    max_compression_ratio: float = 2.4
+    max_rtf_ratio: float = 1.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +79,21 @@ class ScoredSegment:
     champion: ErrorCounts
     factory: ErrorCounts
     term_occurrences: int = 0
+    candidate_text: str = ""  # what the candidate wrote (for the repetition check)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodingCost:
+    """Real-time factors (decoding seconds / audio seconds), measured in the same run."""
+
+    candidate_rtf: float
+    champion_rtf: float
+    audio_seconds: float
+    clips: int
+
+    @property
+    def ratio(self) -> float:
+        return self.candidate_rtf / self.champion_rtf if self.champion_rtf > 0 else 1.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +103,7 @@ class GateEvidence:
     heldout: Sequence[ScoredSegment]
     unchanged: Sequence[ScoredSegment] = ()
     reference_set: Sequence[ScoredSegment] = ()
+    decoding_cost: DecodingCost | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,52 +241,157 @@ def check_no_harm(name: str, segments: Sequence[ScoredSegment], config: GateConf
     )
 
 
-def check_slices(segments: Sequence[ScoredSegment], config: GateConfig) -> GateCheck:
-    worst: list[str] = []
-    checked = 0
-    details = []
+def slice_table(segments: Sequence[ScoredSegment]) -> list[dict]:
+    """Per recording and per speaker label: words, candidate and champion WER and errors."""
+    rows = []
     for kind, key_of in (
         ("recording", lambda s: s.recording_id),
         ("speaker", lambda s: s.speaker),
     ):
         cand = group_counts((key_of(s), s.candidate) for s in segments if key_of(s) is not None)
         champ = group_counts((key_of(s), s.champion) for s in segments if key_of(s) is not None)
-        if kind == "speaker" and len(cand) < 2:
-            continue  # one speaker is the whole set, already judged
         for key in sorted(cand):
             c, b = cand[key], champ[key]
-            if c.reference_words < config.slice_min_words:
-                continue
-            checked += 1
-            extra = c.errors - b.errors
-            worse = extra >= config.slice_min_extra_errors and c.wer > b.wer * (
-                1 + config.slice_max_relative_worsening
-            )
-            details.append(
+            rows.append(
                 {
+                    "kind": kind,
                     "slice": f"{kind} {key}",
                     "words": c.reference_words,
                     "candidate_wer": c.wer,
                     "champion_wer": b.wer,
+                    "candidate_errors": c.errors,
+                    "champion_errors": b.errors,
+                    "speakers": len(cand) if kind == "speaker" else None,
                 }
             )
-            if worse:
-                worst.append(
-                    f"{kind} {key} ({c.reference_words} words): {_pct(b.wer)} -> {_pct(c.wer)}"
-                )
-    if worst:
+    return rows
+
+
+def check_slices(segments: Sequence[ScoredSegment], config: GateConfig) -> GateCheck:
+    """No recording and no speaker label with enough words is much worse.
+
+    A speaker slice is judged only when there are at least two speaker labels (one
+    label is the whole set, already judged by the held-out and no-harm checks).
+    """
+    worse: list[str] = []
+    judged = []
+    table = slice_table(segments)
+    for row in table:
+        if row["words"] < config.slice_min_words:
+            continue
+        if row["kind"] == "speaker" and row["speakers"] < 2:
+            continue
+        judged.append(row)
+        extra = row["candidate_errors"] - row["champion_errors"]
+        if extra >= config.slice_min_extra_errors and row["candidate_wer"] > row["champion_wer"] * (
+            1 + config.slice_max_relative_worsening
+        ):
+            worse.append(
+                f"{row['slice']} ({row['words']} words): {_pct(row['champion_wer'])} -> "
+                f"{_pct(row['candidate_wer'])}"
+            )
+    # the worst slice for the report: among the judged ones, else (little data yet)
+    # among every slice, marked as too small to be judged
+    by_wer = lambda r: (r["candidate_wer"], r["words"])  # noqa: E731
+    worst = max(judged, key=by_wer, default=None)
+    if worst is not None:
+        worst = {**worst, "judged": True}
+    else:
+        small = [
+            r for r in table if r["words"] and not (r["kind"] == "speaker" and r["speakers"] < 2)
+        ]
+        worst = max(small, key=by_wer, default=None)
+        worst = {**worst, "judged": False} if worst is not None else None
+    worst_text = (
+        f"; worst slice: {worst['slice']} at {_pct(worst['candidate_wer'])} "
+        f"(champion {_pct(worst['champion_wer'])}, {worst['words']} words)"
+        if worst and worst["judged"]
+        else ""
+    )
+    if worse:
         reason = "slices more than {:.0f}% worse: {}".format(
-            100 * config.slice_max_relative_worsening, "; ".join(worst)
+            100 * config.slice_max_relative_worsening, "; ".join(worse)
         )
-    elif checked:
+    elif judged:
         reason = (
-            f"no slice of {checked} with >= {config.slice_min_words} words is more than "
-            f"{100 * config.slice_max_relative_worsening:.0f}% worse"
+            f"no slice of {len(judged)} with >= {config.slice_min_words} words "
+            f"(recordings and speakers) is more than "
+            f"{100 * config.slice_max_relative_worsening:.0f}% worse{worst_text}"
         )
     else:
         reason = f"no slice has >= {config.slice_min_words} words yet"
+        if worst:
+            reason += (
+                f" (worst of {len(table)}: {worst['slice']} at {_pct(worst['candidate_wer'])}, "
+                f"champion {_pct(worst['champion_wer'])}, {worst['words']} words)"
+            )
     return GateCheck(
-        "no slice much worse", not worst, reason, {"checked": checked, "slices": details}
+        "no slice much worse",
+        not worse,
+        reason,
+        {
+            "checked": len(judged),
+            "speakers_checked": sum(1 for r in judged if r["kind"] == "speaker"),
+            "slices": judged,
+            "worst": worst,
+        },
+    )
+
+
+def compression_ratio(text: str) -> float:
+    """Bytes over zlib-compressed bytes, as Whisper computes it (loops compress well)."""
+    raw = text.encode("utf-8")
+    return len(raw) / len(zlib.compress(raw)) if raw else 0.0
+
+
+def check_repetition(evidence: GateEvidence, config: GateConfig) -> GateCheck:
+    segments = [*evidence.heldout, *evidence.unchanged, *evidence.reference_set]
+    ratios = [(compression_ratio(s.candidate_text), s.segment_id) for s in segments]
+    looping = [(r, sid) for r, sid in ratios if r > config.max_compression_ratio]
+    highest = max(ratios, default=(0.0, None))
+    if looping:
+        listed = ", ".join(f"{sid} ({r:.2f})" for r, sid in sorted(looping, reverse=True)[:5])
+        reason = (
+            f"repetition loops: {len(looping)} evaluated segments have a compression ratio "
+            f"above {config.max_compression_ratio}: {listed}"
+        )
+    else:
+        reason = (
+            f"no repetition loops: the highest compression ratio over {len(segments)} "
+            f"evaluated segments is {highest[0]:.2f} (limit {config.max_compression_ratio})"
+        )
+    return GateCheck(
+        "no repetition loops",
+        not looping,
+        reason,
+        {
+            "segments": len(segments),
+            "max_ratio": highest[0],
+            "max_segment": highest[1],
+            "looping": [sid for _, sid in looping],
+        },
+    )
+
+
+def check_decoding_cost(evidence: GateEvidence, config: GateConfig) -> GateCheck:
+    cost = evidence.decoding_cost
+    if cost is None:
+        return GateCheck("decoding cost", True, "decoding cost not measured", {})
+    passed = cost.ratio <= config.max_rtf_ratio
+    reason = (
+        f"real-time factor {cost.candidate_rtf:.3f} vs champion {cost.champion_rtf:.3f} "
+        f"({cost.ratio:.2f}x, allowed {config.max_rtf_ratio:.2f}x) over {cost.clips} clips "
+        f"({cost.audio_seconds:.0f} s of audio)"
+    )
+    return GateCheck(
+        "decoding cost",
+        passed,
+        reason,
+        {
+            "candidate_rtf": cost.candidate_rtf,
+            "champion_rtf": cost.champion_rtf,
+            "ratio": cost.ratio,
+        },
     )
 
 
@@ -294,6 +428,8 @@ def decide(
         check_no_harm("general reference set", evidence.reference_set, config),
         check_slices(user_data, config),
         check_insertions(user_data, config),
+        check_repetition(evidence, config),
+        check_decoding_cost(evidence, config),
         *(extra(evidence) for extra in extra_checks),
     ]
     if not enough.passed:

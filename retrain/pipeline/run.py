@@ -9,10 +9,14 @@ example's role, so that deleting a recording marks every version trained on it).
 Before anything else a run retires versions trained on deleted data and sweeps
 half-written version directories left by a crash.
 
-Candidates: ``CandidateTrainer`` objects. The tier-1 trainer (lexicon prompt + rules)
-is always there; issue 8 adds one for fine-tuned weights. Every candidate is gated
-exactly the same way; of those that pass, the one with the lowest held-out WER is
-promoted (``promoted_candidate`` in the report).
+Candidates: ``CandidateTrainer`` objects (``default_trainers``). The tier-1 trainers
+(lexicon prompt + rules; rules only) are always there; with the fine-tuning extra, two
+more put the same on fine-tuned decoder weights (``retrain.pipeline.finetuned``). Every
+candidate is gated exactly the same way, its decoding cost measured beside the
+champion's (``retrain.pipeline.cost``); of those that pass, the one with the lowest
+held-out WER is promoted (``promoted_candidate`` in the report). The report also
+carries the ablation (each component's held-out WER and real-time factor), what
+fine-tuning added, and the worst slice (per recording and per speaker label).
 """
 
 from __future__ import annotations
@@ -36,9 +40,18 @@ from engine.paths import cache_dir, models_dir
 from engine.personalize import build_prompt
 from retrain.contract import ContractResult, build_examples
 from retrain.errors import RetrainError
+from retrain.finetune.config import FinetuneConfig
+from retrain.finetune.errors import FinetuneError, TrainingCancelled
+from retrain.pipeline.cost import CostMeasurement, ServingSpec, measure_rtf
 from retrain.pipeline.decode import CachedDecoder, Clip, EngineDecoder, clip_for, with_rules
 from retrain.pipeline.evaluate import Served, build_evidence
-from retrain.pipeline.gate import GateConfig, GateDecision, GateEvidence, decide
+from retrain.pipeline.gate import (
+    DecodingCost,
+    GateConfig,
+    GateDecision,
+    GateEvidence,
+    decide,
+)
 from retrain.pipeline.personalize import (
     CrossValidation,
     Example,
@@ -75,6 +88,13 @@ class PipelineConfig:
     gate: GateConfig = field(default_factory=GateConfig)
     keep_versions: int = 5
     decode_cache: bool = True  # decodes cached on disk under TIRO_HOME/cache (deterministic)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    finetune_enabled: bool = True  # train the fine-tuned candidate when the extra is there
+    finetune_folds: int = 2  # cross-validation groups for the fine-tuned candidate
+    cost_rounds: int = 2  # interleaved rounds of the decoding-cost measurement
+    # write every candidate's bundle to <export_candidates>/<name>/ (for benchmarks and
+    # inspection; they are not registered and never serve)
+    export_candidates: Path | None = None
 
 
 # ----------------------------------------------------------------------------- 1. snapshot
@@ -163,6 +183,11 @@ class TrainedCandidate:
     heldout_lexicons: Mapping[str, tuple[LexiconTerm, ...]]
     seconds: float
     details: Mapping[str, Any] = field(default_factory=dict)
+    spec: ServingSpec | None = None  # how ``draft`` serves (for its decoding cost)
+    # ablation: component combination -> example id -> held-out text (leak-free)
+    variants: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    variant_specs: Mapping[str, ServingSpec] = field(default_factory=dict)
+    cleanup: Callable[[], None] | None = None  # removes the draft's staging files
 
 
 class CandidateTrainer(Protocol):
@@ -173,6 +198,18 @@ class CandidateTrainer(Protocol):
     ) -> TrainedCandidate: ...
 
 
+@dataclass(frozen=True)
+class TierOneFit:
+    """A tier-1 training: the final model (validated rules), its cross-validation."""
+
+    final: Personalization
+    cv: CrossValidation
+    dropped: tuple[tuple[Any, str], ...]
+    heldout: tuple[Example, ...]
+    lexicons: Mapping[str, tuple[LexiconTerm, ...]]
+    seconds: float
+
+
 @dataclass
 class TierOneTrainer:
     """Lexicon prompt + correction rules (issue 5, tier 1)."""
@@ -180,8 +217,13 @@ class TierOneTrainer:
     config: TierOneConfig = field(default_factory=TierOneConfig)
     validation: RuleValidation = field(default_factory=RuleValidation)
     name: str = "lexicon_rules"
+    _fits: dict[tuple[str, int], TierOneFit] = field(default_factory=dict, repr=False)
 
-    def train(self, snap: Snapshot, plan: SplitPlan, decoder: CachedDecoder) -> TrainedCandidate:
+    def fit(self, snap: Snapshot, plan: SplitPlan, decoder: CachedDecoder) -> TierOneFit:
+        """Train (once per snapshot and plan; the fine-tuned candidate builds on it)."""
+        key = (snap.examples_hash, id(plan))
+        if key in self._fits:
+            return self._fits[key]
         started = time.perf_counter()
         examples = list(snap.corrections)
         factory = factory_pairs(examples, decoder)
@@ -198,38 +240,64 @@ class TierOneTrainer:
             fold = plan.fold_of(ex.recording_id)
             assert fold is not None
             lexicons[ex.example_id] = cv.fold_models[fold.index].lexicon
+        fitted = TierOneFit(
+            final, cv, tuple(dropped), heldout, lexicons, time.perf_counter() - started
+        )
+        self._fits = {key: fitted}
+        return fitted
+
+    def train(self, snap: Snapshot, plan: SplitPlan, decoder: CachedDecoder) -> TrainedCandidate:
+        fitted = self.fit(snap, plan, decoder)
+        final = fitted.final
         draft = personalization_bundle(final, snap, plan, self.config)
+        spec = ServingSpec(None, final.prompt or None, final.rules)
+        if self.config.use_prompt:
+            variants = {"lexicon prompt": fitted.cv.prompted, self.name: fitted.cv.served}
+            variant_specs = {
+                "lexicon prompt": ServingSpec(None, final.prompt or None, ()),
+                self.name: spec,
+            }
+        else:
+            variants = {self.name: fitted.cv.served}
+            variant_specs = {self.name: spec}
         return TrainedCandidate(
             name=self.name,
             draft=draft,
             serve=lambda clip: with_rules(
                 decoder.decode_segments(clip, final.prompt or None), final.rules
             ),
-            heldout=heldout,
-            heldout_texts=cv.served,
-            heldout_lexicons=lexicons,
-            seconds=time.perf_counter() - started,
+            heldout=fitted.heldout,
+            heldout_texts=fitted.cv.served,
+            heldout_lexicons=fitted.lexicons,
+            seconds=fitted.seconds,
             details={
                 "lexicon_terms": len(final.lexicon),
                 "prompt_tokens": decoder.count_prompt_tokens(final.prompt) if final.prompt else 0,
                 "rules": len(final.rules),
                 "sounds_like_similarity": final.term_similarity,
                 "rules_dropped": [
-                    {"source": list(r.source), "target": r.target, "why": why} for r, why in dropped
+                    {"source": list(r.source), "target": r.target, "why": why}
+                    for r, why in fitted.dropped
                 ],
                 "folds": len(plan.folds),
             },
+            spec=spec,
+            variants=variants,
+            variant_specs=variant_specs,
         )
 
 
 def personalization_bundle(
     model: Personalization, snap: Snapshot, plan: SplitPlan, config: TierOneConfig
 ) -> ModelBundle:
+    # A bundle's lexicon is rendered into the decoder prompt when it has no prompt of
+    # its own (engine.personalize.build_prompt): a candidate evaluated without the
+    # prompt must not carry it, or it would serve differently from how it was judged.
     return ModelBundle(
         version="",
         kind="personal",
         directory=None,
-        lexicon=model.lexicon,
+        lexicon=model.lexicon if config.use_prompt else (),
         rules=model.rules,
         decoding=DecodingDefaults(
             max_prompt_tokens=config.prompt.budget_tokens, prompt=model.prompt or None
@@ -242,6 +310,8 @@ def personalization_bundle(
             "trained_on_examples": len(model.trained_on),
             "prompt_style": config.prompt.style,
             "sounds_like_similarity": model.term_similarity,
+            "lexicon_in_prompt": config.use_prompt,
+            "lexicon_terms": [t.text for t in model.lexicon],
         },
     )
 
@@ -252,11 +322,21 @@ def train_candidates(
     decoder: CachedDecoder,
     trainers: Sequence[CandidateTrainer],
     cancel: threading.Event | None = None,
+    notices: list[str] | None = None,
 ) -> list[TrainedCandidate]:
+    """Train every candidate. A fine-tuning failure drops that candidate (with a notice)
+    and the others go on; a cancelled training cancels the run."""
     out = []
     for trainer in trainers:
         _check(cancel)
-        out.append(trainer.train(snap, plan, decoder))
+        try:
+            out.append(trainer.train(snap, plan, decoder))
+        except TrainingCancelled as exc:
+            raise PipelineCancelled() from exc
+        except FinetuneError as exc:
+            log.warning("candidate %s failed: %s", trainer.name, exc)
+            if notices is not None:
+                notices.append(f"{trainer.name}: {exc}")
     return out
 
 
@@ -317,6 +397,25 @@ def gate_step(evidence: GateEvidence, config: GateConfig) -> GateDecision:
 # ----------------------------------------------------------------------------- 6. publish
 
 
+def export_candidate(candidate: TrainedCandidate, directory: Path) -> Path:
+    """Write a candidate's bundle to ``directory/<name>`` (not registered)."""
+    import shutil
+
+    from engine.bundle import write_manifest
+
+    target = directory / candidate.name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    draft = candidate.draft
+    if draft.directory is not None:
+        for relative in draft.files:
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(draft.directory / relative, target / relative)
+    write_manifest(replace(draft, version=f"candidate-{candidate.name}", directory=target))
+    return target
+
+
 def publish_step(
     registry: Registry, candidate: TrainedCandidate, run_id: int | None
 ) -> VersionInfo:
@@ -367,6 +466,9 @@ class RunReport:
     champion_after: str
     retired: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()
+    ablation: Mapping[str, Any] = field(default_factory=dict)
+    finetuning: Mapping[str, Any] = field(default_factory=dict)
+    worst_slice: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict:
         return {
@@ -388,6 +490,9 @@ class RunReport:
             "champion_after": self.champion_after,
             "retired": list(self.retired),
             "notices": list(self.notices),
+            "ablation": dict(self.ablation),
+            "finetuning": dict(self.finetuning),
+            "worst_slice": dict(self.worst_slice) if self.worst_slice else None,
         }
 
 
@@ -425,7 +530,9 @@ def report(
     champion_after: str,
     retired: Sequence[str],
     notices: Sequence[str],
+    extras: Mapping[str, Any] | None = None,
 ) -> RunReport:
+    extras = extras or {}
     return RunReport(
         run_id=run_id,
         started_at=started_at,
@@ -446,6 +553,106 @@ def report(
         champion_after=champion_after,
         retired=tuple(retired),
         notices=tuple(notices),
+        ablation=extras.get("ablation", {}),
+        finetuning=extras.get("finetuning", {}),
+        worst_slice=extras.get("worst_slice"),
+    )
+
+
+def worst_slice(decision: GateDecision) -> Mapping[str, Any] | None:
+    check = next((c for c in decision.checks if c.name == "no slice much worse"), None)
+    return check.values.get("worst") if check is not None else None
+
+
+# ----------------------------------------------------------------------------- ablation
+
+
+def champion_spec(bundle: ModelBundle | None) -> ServingSpec:
+    """How the current champion serves (``None``: the factory model)."""
+    if bundle is None:
+        return ServingSpec()
+    prompt = build_prompt(
+        bundle.lexicon,
+        None,
+        bundle.decoding.max_prompt_tokens or 223,
+        lexicon_prompt=bundle.decoding.prompt,
+    )
+    return ServingSpec(bundle if bundle.has_own_weights else None, prompt or None, bundle.rules)
+
+
+def measure_costs(
+    specs: Mapping[str, ServingSpec], rounds: int
+) -> tuple[CostMeasurement, dict[str, float]]:
+    """Each spec's real-time factor on the shipped reference set, in one measurement."""
+    clips = [ex.clip for ex in reference_examples()]
+    measured = measure_rtf(specs, clips, rounds)
+    return measured, dict(measured.rtf)
+
+
+def ablation_table(
+    candidates: Sequence[TrainedCandidate],
+    decoder: CachedDecoder,
+    champion: Served,
+    rtf: Mapping[str, float],
+) -> dict[str, Any]:
+    """What each component adds on held-out data (each example scored leak-free), and
+    what it costs to decode: every variant against the factory model on the same
+    held-out examples."""
+    from engine.scoring import error_counts
+    from retrain.pipeline.stats import sum_counts
+
+    heldout = {ex.example_id: ex for cand in candidates for ex in cand.heldout}
+    variants: dict[str, Mapping[str, str]] = {}
+    for cand in candidates:
+        variants.update(cand.variants)
+    common = [i for i in sorted(heldout) if all(i in texts for texts in variants.values())]
+    if not common:
+        return {}
+    factory_counts = sum_counts(
+        error_counts(heldout[i].reference, decoder.decode(heldout[i].clip, None)) for i in common
+    )
+    champion_counts = sum_counts(
+        error_counts(heldout[i].reference, champion.transcribe(heldout[i].clip)) for i in common
+    )
+    factory_rtf = rtf.get("factory")
+    rows = {
+        "factory": {"heldout_wer": factory_counts.wer, "rtf": factory_rtf},
+        "champion": {"heldout_wer": champion_counts.wer, "rtf": rtf.get("champion")},
+    }
+    for name, texts in variants.items():
+        counts = sum_counts(error_counts(heldout[i].reference, texts[i]) for i in common)
+        rows[name] = {
+            "heldout_wer": counts.wer,
+            "wer_points_vs_factory": counts.wer - factory_counts.wer,
+            "rtf": rtf.get(name),
+        }
+    for row in rows.values():
+        if factory_rtf and row.get("rtf") is not None:
+            row["rtf_vs_factory"] = row["rtf"] / factory_rtf
+    return {"heldout_examples": len(common), "variants": rows}
+
+
+def finetuning_added(ablation: Mapping[str, Any]) -> str | None:
+    """One sentence: what the fine-tuned weights added over the same lexicon and rules."""
+    rows = ablation.get("variants") or {}
+    pairs = [("finetuned", "lexicon_rules"), ("finetuned_rules", "rules")]
+    parts = []
+    for tuned, plain in pairs:
+        if tuned in rows and plain in rows:
+            a, b = rows[plain], rows[tuned]
+            cost = ""
+            if a.get("rtf") and b.get("rtf"):
+                cost = f", decoding cost {b['rtf'] / a['rtf']:.2f}x"
+            parts.append(
+                f"{plain} {100 * a['heldout_wer']:.1f}% -> with fine-tuned weights "
+                f"{100 * b['heldout_wer']:.1f}% ({100 * (b['heldout_wer'] - a['heldout_wer']):+.1f}"
+                f" points{cost})"
+            )
+    if not parts:
+        return None
+    return (
+        f"fine-tuning added, on {ablation.get('heldout_examples')} held-out examples: "
+        + "; ".join(parts)
     )
 
 
@@ -534,19 +741,54 @@ def _finish_run(store: Store, run_id: int, result: RunReport, status: str) -> No
     store.write(job).result()
 
 
-def default_trainers(config: PipelineConfig) -> list[CandidateTrainer]:
-    """Tier 1 with the lexicon prompt, and tier 1 with rules only (no prompt).
+def default_trainers(
+    config: PipelineConfig,
+    *,
+    cancel: threading.Event | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[CandidateTrainer]:
+    """Tier 1 with the lexicon prompt, tier 1 with rules only (no prompt), and, when the
+    fine-tuning extra is installed, the same two on fine-tuned decoder weights
+    (``finetuned``: lexicon prompt + rules; ``finetuned_rules``: rules only). The two
+    fine-tuned candidates share one set of trainings.
 
     The prompt changes the decoder and can shift ordinary speech (number formatting, a
     hallucinated "Thank you." at the end of a clip); rules alone leave the decoder as it
-    is. Both are gated; the better one that passes is promoted.
+    is. Every candidate is gated alike; the better one that passes is promoted.
     """
-    return [
-        TierOneTrainer(config.tier_one, config.rule_validation, name="lexicon_rules"),
+    from retrain.finetune.availability import availability
+
+    tier_one = TierOneTrainer(config.tier_one, config.rule_validation, name="lexicon_rules")
+    trainers: list[CandidateTrainer] = [
+        tier_one,
         TierOneTrainer(
             replace(config.tier_one, use_prompt=False), config.rule_validation, name="rules"
         ),
     ]
+    if config.finetune_enabled and availability().available:
+        from retrain.pipeline.finetuned import FinetunedTrainer, FinetuneTrainings
+
+        shared = FinetuneTrainings(
+            config.finetune, folds=config.finetune_folds, cancel=cancel, progress=progress
+        )
+        trainers += [
+            FinetunedTrainer(tier_one, shared, use_prompt=True, name="finetuned", cancel=cancel),
+            FinetunedTrainer(
+                tier_one, shared, use_prompt=False, name="finetuned_rules", cancel=cancel
+            ),
+        ]
+    return trainers
+
+
+def finetuning_status(trainers: Sequence[CandidateTrainer]) -> dict[str, Any]:
+    from retrain.finetune.availability import availability
+
+    state = availability()
+    return {
+        "available": state.available,
+        "reason": state.reason,
+        "candidate": any(t.name == "finetuned" for t in trainers),
+    }
 
 
 def run_pipeline(
@@ -572,32 +814,52 @@ def run_pipeline(
     serving = registry.serving_bundle()
     if serving.notice:
         notices.append(serving.notice)
+    if trainers is None:
+        trainers = default_trainers(config, cancel=cancel, progress=say)
+    extras: dict[str, Any] = {"finetuning": finetuning_status(trainers)}
+    if not extras["finetuning"]["available"]:
+        notices.append(
+            f"fine-tuning not available: {extras['finetuning']['reason']} "
+            "Only the lexicon and rules candidates were trained."
+        )
 
     say("snapshot")
     snap = snapshot(store)
     run_id = _start_run(store, snap, champion_before)
     plan: SplitPlan | None = None
+    candidates: list[TrainedCandidate] = []
+
+    def finish(results, decision, reasons, promoted, after) -> RunReport:
+        return _finish(
+            store,
+            run_id,
+            started_at,
+            started,
+            snap,
+            plan,
+            results,
+            decision,
+            reasons,
+            promoted,
+            champion_before,
+            after,
+            retired,
+            notices,
+            extras,
+        )
+
     try:
         with memoized_encoder():
             if decoder is None:
                 cache = cache_dir() / "decodes" if config.decode_cache else None
                 decoder = CachedDecoder(EngineDecoder(), cache)
             if not snap.consent_enabled:
-                return _finish(
-                    store,
-                    run_id,
-                    started_at,
-                    started,
-                    snap,
-                    None,
+                return finish(
                     [],
                     "insufficient evidence",
                     ["learning is off: the user has not opted in"],
                     None,
                     champion_before,
-                    champion_before,
-                    retired,
-                    notices,
                 )
             say("split")
             plan = split_step(snap, config.split)
@@ -608,88 +870,78 @@ def run_pipeline(
                     f"{len({e.recording_id for e in snap.corrections})} recordings: at least 2 "
                     "corrected recordings are needed to evaluate anything"
                 )
-                return _finish(
-                    store,
-                    run_id,
-                    started_at,
-                    started,
-                    snap,
-                    plan,
-                    [],
-                    "insufficient evidence",
-                    [reason],
-                    None,
-                    champion_before,
-                    champion_before,
-                    retired,
-                    notices,
-                )
+                return finish([], "insufficient evidence", [reason], None, champion_before)
             say("train")
-            candidates = train_candidates(
-                snap, plan, decoder, trainers or default_trainers(config), cancel
-            )
+            candidates = train_candidates(snap, plan, decoder, trainers, cancel, notices)
+            _check(cancel)
+            say("decoding cost")
+            champ_spec = champion_spec(serving.bundle)
+            specs: dict[str, ServingSpec] = {"champion": champ_spec, "factory": ServingSpec()}
+            for cand in candidates:
+                if cand.spec is not None:
+                    specs[cand.name] = cand.spec
+                specs.update(cand.variant_specs)
+            cost, rtf = measure_costs(specs, config.cost_rounds)
             say("evaluate")
             champion = served_by(serving.bundle, decoder, serving.version)
             factory = served_by(None, decoder, FACTORY)
             results: list[CandidateResult] = []
-            evidences: dict[str, GateEvidence] = {}
             for cand in candidates:
                 _check(cancel)
                 evidence = evaluate_candidate(snap, cand, champion, factory)
-                evidences[cand.name] = evidence
+                if cand.name in rtf:
+                    evidence = replace(
+                        evidence,
+                        decoding_cost=DecodingCost(
+                            rtf[cand.name], rtf["champion"], cost.audio_seconds, cost.clips
+                        ),
+                    )
                 decision = gate_step(evidence, config.gate)
+                details = dict(cand.details)
+                details["rtf"] = rtf.get(cand.name)
+                details["champion_rtf"] = rtf.get("champion")
                 results.append(
                     CandidateResult(
                         cand.name,
                         decision,
                         summarize(evidence),
                         cand.seconds,
-                        cand.details,
+                        details,
                         cand.draft.to_manifest(),
                     )
                 )
             _check(cancel)
+            if config.export_candidates is not None:
+                for cand in candidates:
+                    export_candidate(cand, config.export_candidates)
+            extras["ablation"] = {
+                **ablation_table(candidates, decoder, champion, rtf),
+                "rtf_clips": cost.clips,
+                "rtf_audio_seconds": round(cost.audio_seconds, 2),
+                "rtf_rounds": cost.rounds,
+            }
+            added = finetuning_added(extras["ablation"])
+            if added:
+                extras["finetuning"] = {**extras["finetuning"], "added": added}
             say("gate")
             passing = [r for r in results if r.decision.promoted]
             if passing:
                 best = min(passing, key=lambda r: r.evidence_summary["heldout"]["candidate_wer"])
+                extras["worst_slice"] = worst_slice(best.decision)
                 chosen = next(c for c in candidates if c.name == best.name)
                 say("publish")
                 info = publish_step(registry, chosen, run_id)
-                return _finish(
-                    store,
-                    run_id,
-                    started_at,
-                    started,
-                    snap,
-                    plan,
-                    results,
-                    "promoted",
-                    best.decision.reasons,
-                    best.name,
-                    champion_before,
-                    info.version,
-                    retired,
-                    notices,
-                )
+                return finish(results, "promoted", best.decision.reasons, best.name, info.version)
             decisive = (
                 next((r for r in results if r.decision.decision == "rejected"), None) or results[0]
             )
-            return _finish(
-                store,
-                run_id,
-                started_at,
-                started,
-                snap,
-                plan,
+            extras["worst_slice"] = worst_slice(decisive.decision)
+            return finish(
                 results,
                 decisive.decision.decision,
                 decisive.decision.reasons,
                 None,
                 champion_before,
-                champion_before,
-                retired,
-                notices,
             )
     except BaseException as exc:
         status = "cancelled" if isinstance(exc, PipelineCancelled) else "failed"
@@ -705,6 +957,10 @@ def run_pipeline(
         except Exception:  # the original failure matters more
             log.exception("could not record the failed run")
         raise
+    finally:
+        for cand in candidates:
+            if cand.cleanup is not None:
+                cand.cleanup()
 
 
 def _finish(
@@ -722,6 +978,7 @@ def _finish(
     after: str,
     retired: Sequence[str],
     notices: Sequence[str],
+    extras: Mapping[str, Any] | None = None,
 ) -> RunReport:
     result = report(
         run_id,
@@ -737,6 +994,7 @@ def _finish(
         after,
         retired,
         notices,
+        extras,
     )
     _finish_run(store, run_id, result, decision)
     return result

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from engine.scoring import ErrorCounts
-from retrain.pipeline.gate import GateCheck, GateConfig, GateEvidence, ScoredSegment, decide
+from retrain.pipeline.gate import (
+    DecodingCost,
+    GateCheck,
+    GateConfig,
+    GateEvidence,
+    ScoredSegment,
+    compression_ratio,
+    decide,
+)
 from retrain.pipeline.stats import PairedUnit, paired_bootstrap
 
 
@@ -34,7 +46,7 @@ GOOD_HELDOUT = [seg(f"r{i}", 1, 4) for i in range(20)]  # 400 words, 40 term occ
 def test_clear_improvement_is_promoted_with_every_reason() -> None:
     decision = decide(GateEvidence(GOOD_HELDOUT))
     assert decision.decision == "promoted"
-    assert len(decision.reasons) == len(decision.checks) == 6
+    assert len(decision.reasons) == len(decision.checks) == 8
     assert decision.bootstrap is not None and decision.bootstrap.high < 0
 
 
@@ -116,3 +128,68 @@ def test_bootstrap_is_seeded_and_resamples_units() -> None:
     assert a.low <= a.difference <= a.high
     assert a.units == 30
     assert paired_bootstrap([]).units == 0
+
+
+def test_the_slice_check_covers_speakers_and_names_the_worst_slice() -> None:
+    # Speaker B's segments are spread over recordings too small to be slices (20 words
+    # each): only the speaker slice (60 words) can catch that B got worse.
+    speakers = [seg(f"r{i}", 1, 4, speaker="A") for i in range(20)] + [
+        seg(f"q{i}", 3, 2, speaker="B", terms=0) for i in range(3)
+    ]
+    d = decide(GateEvidence(speakers))
+    check = next(c for c in d.checks if c.name == "no slice much worse")
+    assert not check.passed and "speaker B (60 words): 10.0% -> 15.0%" in check.reason
+    assert check.values["speakers_checked"] == 2
+    assert check.values["worst"]["slice"] == "speaker B" and check.values["worst"]["judged"]
+    # too little data for any slice to be judged: the worst one is still named
+    small = [seg("r1", 3, 2, words=20), seg("r2", 1, 2, words=20)]
+    check = next(c for c in decide(GateEvidence(small)).checks if c.name == "no slice much worse")
+    assert check.passed and check.values["checked"] == 0
+    assert check.values["worst"]["slice"] == "recording r1" and not check.values["worst"]["judged"]
+    assert "worst of 2: recording r1 at 15.0%" in check.reason
+    # B no worse than the champion: passes, and B is still named as the worst slice
+    fine = [*speakers[:20], *(seg(f"q{i}", 2, 2, speaker="B", terms=0) for i in range(3))]
+    d = decide(GateEvidence(fine))
+    check = next(c for c in d.checks if c.name == "no slice much worse")
+    assert check.passed and "worst slice: speaker B at 10.0%" in check.reason
+    # one speaker label only: the label is the whole set, no speaker slice is judged
+    one = [replace(s, speaker="A") for s in fine]
+    check = next(c for c in decide(GateEvidence(one)).checks if c.name == "no slice much worse")
+    assert check.values["speakers_checked"] == 0
+
+
+def test_a_repetition_loop_on_any_evaluated_segment_rejects() -> None:
+    loop = "we need to ship it " * 12
+    assert compression_ratio(loop) > 2.4
+    sentence = "Okonkwo is still chasing the p99 latency regression we saw after Tuesday's deploy."
+    assert compression_ratio(sentence) < 1.5 and compression_ratio("") == 0.0
+    clean = [replace(s, candidate_text=sentence) for s in GOOD_HELDOUT]
+    d = decide(GateEvidence(clean))
+    assert d.promoted
+    check = next(c for c in d.checks if c.name == "no repetition loops")
+    assert check.passed and check.values["segments"] == 20
+    # one looping segment, on the reference set only, is enough
+    looping_ref = [replace(seg("g", 0, 0, words=100), segment_id="ref:x", candidate_text=loop)]
+    d = decide(GateEvidence(clean, reference_set=looping_ref))
+    assert d.decision == "rejected"
+    assert d.reasons == (next(c for c in d.checks if c.name == "no repetition loops").reason,)
+    assert "ref:x" in d.reasons[0]
+    # the threshold is configurable
+    assert decide(
+        GateEvidence(clean, reference_set=looping_ref), GateConfig(max_compression_ratio=10)
+    ).promoted
+
+
+def test_a_candidate_decoding_more_than_1_1x_slower_than_the_champion_is_refused() -> None:
+    slow = DecodingCost(candidate_rtf=0.12, champion_rtf=0.10, audio_seconds=32, clips=5)
+    d = decide(GateEvidence(GOOD_HELDOUT, decoding_cost=slow))
+    assert d.decision == "rejected"
+    assert len(d.reasons) == 1 and "1.20x, allowed 1.10x" in d.reasons[0]
+    ok = DecodingCost(candidate_rtf=0.109, champion_rtf=0.10, audio_seconds=32, clips=5)
+    d = decide(GateEvidence(GOOD_HELDOUT, decoding_cost=ok))
+    assert d.promoted
+    check = next(c for c in d.checks if c.name == "decoding cost")
+    assert check.values["ratio"] == pytest.approx(1.09)
+    assert decide(
+        GateEvidence(GOOD_HELDOUT, decoding_cost=slow), GateConfig(max_rtf_ratio=1.3)
+    ).promoted

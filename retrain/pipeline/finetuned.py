@@ -1,0 +1,348 @@
+"""The fine-tuned candidates: tier-1 lexicon and rules on top of decoder weights
+fine-tuned on the user's corrections (issue 8).
+
+``FinetuneTrainings`` trains once per run; two ``FinetunedTrainer`` candidates share
+its weights and differ in decoding: ``finetuned`` (fine-tuned weights + lexicon prompt
++ rules) and ``finetuned_rules`` (fine-tuned weights + rules, no prompt: the prompt
+costs decoding time, and the gate refuses a candidate more than 1.1x slower than the
+champion).
+
+- **Training** runs in the isolated, niced worker process of ``retrain.finetune.job``
+  (cancellable within seconds, all or nothing): the corrected segments, plus replay of
+  the shipped general reference set and of some reviewed-unchanged segments (what the
+  model must keep getting right).
+- **Leak-free estimate.** Fine-tuning every one of the tier-1 folds would cost k + 1
+  trainings. Instead the tier-1 folds are merged into ``folds`` groups (2 by
+  default): one model is fine-tuned per group on the other groups' recordings, and each
+  held-out example is served by the fine-tuned model of the group it is in, with the
+  prompt and rules of its tier-1 fold; neither saw it (``check_groups_leak_free``).
+  Two half-size trainings cost about one full one, so a run costs about two trainings
+  (the encoder runs once per clip for all of them). Fold models learn from half the
+  recordings, the published one from all: the estimate is, if anything, pessimistic.
+  With a fixed held-out set (plenty of data) the fold model *is* the final model: one
+  training.
+- **Ablation.** Held-out texts of the fine-tuned weights with and without the prompt,
+  before the rules, for the report.
+
+The published bundle carries the fine-tuned weights (both serving formats), the
+tier-1 rules (and lexicon prompt), and a lineage with the fine-tuning's
+hyper-parameters, seed, library versions and examples hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from engine import models
+from engine.bundle import ModelBundle
+from engine.paths import cache_dir
+from retrain.finetune.config import FinetuneConfig
+from retrain.finetune.examples import TrainingExample
+from retrain.finetune.job import JobProgress, TrainingJob, run_training_jobs
+from retrain.pipeline.cost import ServingSpec
+from retrain.pipeline.decode import CachedDecoder, EngineDecoder, clip_audio, with_rules
+from retrain.pipeline.personalize import Example
+from retrain.pipeline.run import (
+    Snapshot,
+    TierOneTrainer,
+    TrainedCandidate,
+    personalization_bundle,
+    reference_examples,
+)
+from retrain.pipeline.split import SplitPlan
+
+
+@dataclass(frozen=True, slots=True)
+class FoldGroup:
+    index: int
+    test: frozenset[str]  # recording ids scored by this group's model
+    train: frozenset[str]  # recording ids it is fine-tuned on
+
+
+def fold_groups(plan: SplitPlan, groups: int) -> tuple[FoldGroup, ...]:
+    """The plan's folds merged into at most ``groups`` groups (fold i -> group i % n)."""
+    everything = frozenset().union(*(f.train | f.test for f in plan.folds))
+    if plan.mode == "holdout":
+        return tuple(FoldGroup(f.index, f.test, f.train) for f in plan.folds)
+    n = max(2, min(groups, len(plan.folds)))
+    out = []
+    for g in range(n):
+        test = frozenset().union(*(f.test for f in plan.folds if f.index % n == g))
+        out.append(FoldGroup(g, test, everything - test))
+    return tuple(out)
+
+
+def check_groups_leak_free(
+    groups: Sequence[FoldGroup],
+    trained_on: Mapping[int, Sequence[str]],
+    scored: Mapping[str, str],
+) -> None:
+    """Raise unless each held-out example is scored by exactly one group whose model was
+    not trained on its recording.
+
+    ``trained_on``: group index -> recording ids of the corrections its model trained
+    on; ``scored``: held-out example id -> its recording id.
+    """
+    for example_id, recording in scored.items():
+        owners = [g for g in groups if recording in g.test]
+        if len(owners) != 1:
+            raise AssertionError(f"{example_id} is scored by {len(owners)} fold groups")
+        if recording in set(trained_on[owners[0].index]):
+            raise AssertionError(
+                f"{example_id} would be scored by a model trained on its recording {recording}"
+            )
+
+
+def _stable(example_id: str) -> str:
+    return hashlib.sha256(example_id.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FinetuneFit:
+    """The trainings of one run, shared by the fine-tuned candidates (with and without
+    the lexicon prompt: same weights, different decoding)."""
+
+    groups: tuple[FoldGroup, ...]
+    fold_decoders: Mapping[int, CachedDecoder]
+    final_bundle: ModelBundle
+    final_decoder: CachedDecoder
+    trained_on: Mapping[int, list[str]]
+    details: Mapping[str, Any]
+    seconds: float
+    workroot: Path
+
+
+@dataclass
+class FinetuneTrainings:
+    """Trains once per snapshot and plan in the worker process (see the module
+    docstring); ``FinetunedTrainer`` instances that share it share the weights."""
+
+    config: FinetuneConfig = field(default_factory=FinetuneConfig)
+    folds: int = 2
+    max_unchanged_replay: int = 40
+    cancel: threading.Event | None = None
+    progress: Callable[[str], None] | None = None
+    _fits: dict[tuple[str, int], FinetuneFit] = field(default_factory=dict, repr=False)
+
+    def _say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+    def replay(self, snap: Snapshot) -> list[Example]:
+        """The shipped reference set, and up to ``max_unchanged_replay`` reviewed-unchanged
+        segments (chosen by a hash of their id: stable from run to run)."""
+        unchanged = sorted(snap.unchanged, key=lambda e: _stable(e.example_id))
+        return [*reference_examples(), *unchanged[: self.max_unchanged_replay]]
+
+    def fit(
+        self, snap: Snapshot, plan: SplitPlan, decoder: CachedDecoder, heldout: Sequence[Example]
+    ) -> FinetuneFit:
+        key = (snap.examples_hash, id(plan))
+        if key in self._fits:
+            return self._fits[key]
+        started = time.perf_counter()
+        base = models.base_bundle()
+        assert base.directory is not None
+        replay = [_training_example(e, "replay") for e in self.replay(snap)]
+        corrections = {e.example_id: _training_example(e, "correction") for e in snap.corrections}
+
+        def examples_of(recordings: frozenset[str]) -> list[TrainingExample]:
+            chosen = [
+                corrections[e.example_id] for e in snap.corrections if e.recording_id in recordings
+            ]
+            return [*chosen, *replay]
+
+        groups = fold_groups(plan, self.folds)
+        workroot = cache_dir() / "finetune-candidates" / uuid.uuid4().hex[:12]
+        shared_final = plan.mode == "holdout" and all(g.train == plan.final_train for g in groups)
+        jobs: list[TrainingJob] = []
+        if not shared_final:
+            for g in groups:
+                jobs.append(
+                    TrainingJob(
+                        examples_of(g.train),
+                        base.directory,
+                        self.config,
+                        workroot / f"fold-{g.index}",
+                        f"ft-fold-{g.index}",
+                        {"role": "cross-validation fold", "fold_group": g.index},
+                        ggml_variants=(),
+                    )
+                )
+        jobs.append(
+            TrainingJob(
+                examples_of(plan.final_train),
+                base.directory,
+                self.config,
+                workroot / "final",
+                "ft-final",
+                {"role": "final"},
+            )
+        )
+        recording_of = {e.example_id: e.recording_id for e in snap.corrections}
+        fold_jobs = {g.index: jobs[-1] if shared_final else jobs[n] for n, g in enumerate(groups)}
+        trained_on = {
+            g: sorted({recording_of[e.example_id] for e in job.examples if e.role == "correction"})
+            for g, job in fold_jobs.items()
+        }
+        check_groups_leak_free(groups, trained_on, {e.example_id: e.recording_id for e in heldout})
+        last_stage: list[str] = []
+
+        def relay(p: JobProgress) -> None:
+            label = f"fine-tune {p.training + 1}/{p.trainings}: {p.stage}"
+            if not last_stage or last_stage[-1] != label:
+                last_stage.append(label)
+                self._say(label)
+
+        self._say(f"fine-tune: {len(jobs)} trainings in a worker process")
+        train_started = time.perf_counter()
+        try:
+            outcomes = run_training_jobs(jobs, cancel=self.cancel, progress=relay)
+        except BaseException:
+            shutil.rmtree(workroot, ignore_errors=True)
+            raise
+        train_seconds = time.perf_counter() - train_started
+        final_bundle = outcomes[-1].bundle
+        fold_bundles = (
+            {g.index: final_bundle for g in groups}
+            if shared_final
+            else {g.index: o.bundle for g, o in zip(groups, outcomes, strict=False)}
+        )
+        fitted = FinetuneFit(
+            groups=groups,
+            fold_decoders={
+                g: CachedDecoder(EngineDecoder(weights=b), decoder.directory)
+                for g, b in fold_bundles.items()
+            },
+            final_bundle=final_bundle,
+            final_decoder=CachedDecoder(EngineDecoder(weights=final_bundle), decoder.directory),
+            trained_on=trained_on,
+            details={
+                "trainings": len(jobs),
+                "fold_groups": len(groups),
+                "cross_validation": [
+                    {
+                        "group": g.index,
+                        "scores_recordings": sorted(g.test),
+                        "trained_on_recordings": trained_on[g.index],
+                    }
+                    for g in groups
+                ],
+                "training_seconds": round(train_seconds, 2),
+                "worker_peak_rss_mb": round(outcomes[-1].peak_rss_mb, 1),
+                "worker_cpu_seconds": round(outcomes[-1].cpu_seconds, 2),
+                "epoch_losses": list(outcomes[-1].epoch_losses),
+                "fold_epoch_losses": [list(o.epoch_losses) for o in outcomes[:-1]],
+                "examples": {
+                    "corrections": sum(1 for e in jobs[-1].examples if e.role == "correction"),
+                    "replay": len(replay),
+                },
+                "skipped": [list(x) for x in outcomes[-1].skipped],
+                "hyperparameters": self.config.to_json(),
+            },
+            seconds=time.perf_counter() - started,
+            workroot=workroot,
+        )
+        self._fits = {key: fitted}
+        return fitted
+
+
+def _training_example(ex: Example, role: str) -> TrainingExample:
+    return TrainingExample(ex.example_id, clip_audio(ex.clip), ex.reference, role)  # type: ignore[arg-type]
+
+
+@dataclass
+class FinetunedTrainer:
+    """Tier-1 lexicon and rules on top of fine-tuned decoder weights; with
+    ``use_prompt`` the lexicon also goes into the decoder prompt."""
+
+    tier_one: TierOneTrainer
+    trainings: FinetuneTrainings
+    use_prompt: bool = True
+    name: str = "finetuned"
+    cancel: threading.Event | None = None
+
+    def train(self, snap: Snapshot, plan: SplitPlan, decoder: CachedDecoder) -> TrainedCandidate:
+        from retrain.finetune.errors import TrainingCancelled
+
+        started = time.perf_counter()
+        t1 = self.tier_one.fit(snap, plan, decoder)
+        ft = self.trainings.fit(snap, plan, decoder, t1.heldout)
+        prompt_of = (lambda m: m.prompt or None) if self.use_prompt else (lambda m: None)
+        # held-out texts: each example by its group's fine-tuned model, with its tier-1
+        # fold's prompt and rules (neither trained on it)
+        texts: dict[str, str] = {}
+        unruled: dict[str, str] = {}
+        for ex in t1.heldout:
+            if self.cancel is not None and self.cancel.is_set():
+                raise TrainingCancelled()
+            group = next(g for g in ft.groups if ex.recording_id in g.test)
+            fold = plan.fold_of(ex.recording_id)
+            assert fold is not None
+            model = t1.cv.fold_models[fold.index]
+            segments = ft.fold_decoders[group.index].decode_segments(ex.clip, prompt_of(model))
+            texts[ex.example_id] = with_rules(segments, model.rules)
+            unruled[ex.example_id] = with_rules(segments, ())
+        final = t1.final
+        t1_draft = personalization_bundle(final, snap, plan, self.tier_one.config)
+        # without the prompt the bundle carries no lexicon (the engine would render it
+        # into a prompt); its terms are in the lineage
+        decoding = t1_draft.decoding if self.use_prompt else replace(t1_draft.decoding, prompt=None)
+        lineage: dict[str, Any] = {
+            **t1_draft.lineage,
+            "prompt_style": t1_draft.lineage.get("prompt_style") if self.use_prompt else "none",
+            "finetune": dict(ft.final_bundle.lineage),
+            "finetune_cross_validation": {
+                "groups": len(ft.groups),
+                "recordings_per_group": [len(g.test) for g in ft.groups],
+                "trained_on": {str(k): v for k, v in ft.trained_on.items()},
+            },
+        }
+        draft = replace(
+            ft.final_bundle,
+            version="",
+            lexicon=t1_draft.lexicon if self.use_prompt else (),
+            rules=t1_draft.rules,
+            decoding=decoding,
+            lineage=lineage,
+        )
+        served_prompt = final.prompt or None if self.use_prompt else None
+        spec = ServingSpec(ft.final_bundle, served_prompt, final.rules)
+        part = "fine-tuned + lexicon prompt" if self.use_prompt else "fine-tuned weights"
+        variants = {part: unruled, self.name: texts}
+        variant_specs = {part: ServingSpec(ft.final_bundle, served_prompt, ()), self.name: spec}
+        final_decoder = ft.final_decoder
+        return TrainedCandidate(
+            name=self.name,
+            draft=draft,
+            serve=lambda clip: with_rules(
+                final_decoder.decode_segments(clip, served_prompt), final.rules
+            ),
+            heldout=t1.heldout,
+            heldout_texts=texts,
+            heldout_lexicons=t1.lexicons,
+            seconds=t1.seconds + ft.seconds + time.perf_counter() - started,
+            details={
+                **ft.details,
+                "lexicon_prompt": self.use_prompt,
+                "lexicon_terms": len(final.lexicon),
+                "rules": len(final.rules),
+            },
+            spec=spec,
+            variants=variants,
+            variant_specs=variant_specs,
+            cleanup=lambda: shutil.rmtree(ft.workroot, ignore_errors=True),
+        )
+
+
+def remove_candidate_leftovers() -> None:
+    """Staging folders a crashed run left (the run removes its own in every other case)."""
+    shutil.rmtree(cache_dir() / "finetune-candidates", ignore_errors=True)
