@@ -8,8 +8,6 @@ its parser. It reads the repository only: no model, no network.
 from __future__ import annotations
 
 import ast
-import dataclasses
-import importlib
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -151,36 +149,57 @@ def _pytest_exists(target: str) -> str | None:
     return None
 
 
+def _module_file(dotted: str) -> Path | None:
+    base = ROOT.joinpath(*dotted.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _defined(body: list[ast.stmt]) -> dict[str, ast.AST]:
+    """Names a module or class body defines (functions, classes, assignments, imports)."""
+    names: dict[str, ast.AST] = {}
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names[node.name] = node
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names[node.target.id] = node
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    names[target.id] = node
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                names[alias.asname or alias.name] = node
+    return names
+
+
 def _dotted_exists(target: str, *, callable_only: bool) -> str | None:
+    """Resolve ``package.module.Name[.attr]`` in the source (read, not imported: a test
+    folder such as tests/retrain/ must not shadow the package, and nothing runs)."""
     parts = target.split(".")
-    module = None
-    for cut in range(len(parts), 0, -1):
-        try:
-            module = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError:
-            continue
-        attrs = parts[cut:]
-        break
-    if module is None:
-        return f"no module in {target}"
-    if not attrs:
-        return f"{target} is a module, not a name in it"
-    obj: object = module
+    for cut in range(len(parts) - 1, 0, -1):
+        file = _module_file(".".join(parts[:cut]))
+        if file is not None:
+            break
+    else:
+        return f"no module of the repository in {target}"
+    attrs = parts[cut:]
+    scope = ast.parse(file.read_text(encoding="utf-8")).body
+    node: ast.AST | None = None
     for k, name in enumerate(attrs):
-        if hasattr(obj, name):
-            obj = getattr(obj, name)
-            continue
-        last = k == len(attrs) - 1
-        if (
-            last
-            and not callable_only
-            and dataclasses.is_dataclass(obj)
-            and name in {f.name for f in dataclasses.fields(obj)}
-        ):
-            return None
-        return f"{target}: {name} does not exist"
-    if callable_only and not callable(obj):
-        return f"{target} is not callable"
+        node = _defined(scope).get(name)
+        if node is None:
+            return f"{target}: {'.'.join(parts[: cut + k])} defines no {name}"
+        if k < len(attrs) - 1:
+            if not isinstance(node, ast.ClassDef):
+                return f"{target}: {name} is not a class"
+            scope = node.body
+    if callable_only and not isinstance(
+        node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ImportFrom)
+    ):
+        return f"{target} is not a function"
     return None
 
 
