@@ -105,3 +105,41 @@ def test_explain_unknown_segment_is_one_error_line(tiro_home: Path, capsys) -> N
     status, out, err = run(capsys, "models", "explain", "987654")
     assert status == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("tiro: error: ") and "987654" in err
+
+
+def test_explain_shows_the_output_of_a_bundles_own_weights(
+    tiro_home: Path, user_sim_corpus: Path, capsys
+) -> None:
+    """A bundle with its own weights: here a bit-exact copy of the factory CTranslate2
+    weights under a fine-tuned bundle's layout (real fine-tuned exports are tested in
+    tests/finetune/test_serving.py); what matters is that explain decodes with the
+    bundle's weights and labels that step as the fine-tuned model's output."""
+    from engine import models
+
+    base = models.base_bundle()
+    weights = {k: v for k, v in base.files.items() if k.startswith("weights/ct2/")}
+    assert weights, "the factory bundle has CTranslate2 weights"
+    draft = ModelBundle(
+        version="",
+        kind="personal",
+        directory=base.directory,
+        base_weights="finetuned",
+        files=weights,
+        lexicon=(LexiconTerm("Okonkwo", 3),),
+        decoding=DecodingDefaults(max_prompt_tokens=223),
+    )
+    with Store.open(auto_snippets=False) as store:
+        result = import_file(store, user_sim_corpus / "heldout" / "002.flac")
+        segment_id = store.load_transcript(result.transcript_id).segments[0].id
+        published = Registry(store).publish(draft, version="ft1")
+        bundle = Registry(store).bundle_of(published.version)
+        pcm, _ = segment_audio(store, segment_id)
+    assert bundle.has_own_weights and bundle.ct2_dir is not None
+    status, out, err = run(capsys, "models", "explain", str(segment_id), "--json")
+    assert status == 0, err
+    shown = json.loads(out)
+    assert shown["has_finetuned_weights"] is True
+    assert shown["finetuned_text"] == shown["decoded_text"] == _text(pcm, bundle)
+    assert "Okonkwo" in shown["prompt"]
+    status, out, _ = run(capsys, "models", "explain", str(segment_id))
+    assert "3. fine-tuned model:" in out
