@@ -159,10 +159,7 @@ def _settings(
     user_prompt = options.initial_prompt
     if options.hotwords:
         user_prompt = " ".join(p for p in (", ".join(options.hotwords), user_prompt) if p)
-    budget = min(bundle.decoding.max_prompt_tokens or DEFAULTS.prompt_tokens, MAX_PROMPT_TOKENS)
-    prompt = build_prompt(
-        bundle.lexicon, user_prompt, budget, lexicon_prompt=bundle.decoding.prompt
-    )
+    prompt = serving_prompt(bundle, user_prompt)
     settings = DecodeSettings(
         beam_size=max(1, int(beam)),
         temperatures=tuple(float(t) for t in temps),
@@ -182,6 +179,16 @@ def _settings(
         initial_prompt=prompt,
     )
     return settings, resolved
+
+
+def serving_prompt(bundle: ModelBundle, user_prompt: str | None = None) -> str | None:
+    """The decoder prompt a job served by ``bundle`` uses (lexicon and user prompt, budgeted).
+
+    The one definition: the transcriber uses it for every job, the learning pipeline
+    when it scores a published bundle, ``tiro models explain`` when it shows one.
+    """
+    budget = min(bundle.decoding.max_prompt_tokens or DEFAULTS.prompt_tokens, MAX_PROMPT_TOKENS)
+    return build_prompt(bundle.lexicon, user_prompt, budget, lexicon_prompt=bundle.decoding.prompt)
 
 
 # ----------------------------------------------------------------------------- streaming

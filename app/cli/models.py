@@ -29,6 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollback.set_defaults(func=run_rollback)
     base = commands.add_parser("use-base", help="transcribe with the factory model")
     base.set_defaults(func=run_use_base)
+    explain = commands.add_parser(
+        "explain",
+        help="debug one segment: base output, prompt, rules fired, final words",
+        description="Re-decode one segment's audio with the model in use, step by step: the "
+        "base model's output, the prompt and lexicon, the fine-tuned weights' output, the "
+        "correction rules that fired and why, and the final text with word probabilities.",
+    )
+    explain.add_argument("segment_id", metavar="SEGMENT_ID", type=int)
+    explain.add_argument("--json", action="store_true", help="print JSON")
+    explain.set_defaults(func=run_explain)
 
 
 def _info_json(info, champion: str, previous: str | None) -> dict:
@@ -131,4 +141,23 @@ def run_use_base(_args: argparse.Namespace) -> int:
     with open_store() as store:
         Registry(store).use_base()
     print("model in use: factory")
+    return 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from retrain.errors import NotFoundError
+    from retrain.explain import explain_segment, render
+
+    with open_store() as store:
+        try:
+            explanation = explain_segment(store, args.segment_id)
+        except NotFoundError as exc:
+            raise CliError(
+                f"no segment with id {args.segment_id}; see `tiro transcripts list`."
+            ) from exc
+    if args.json:
+        json.dump(explanation.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(render(explanation))
     return 0

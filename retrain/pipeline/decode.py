@@ -25,6 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
+from engine.backends.base import MAX_PROMPT_TOKENS
 from engine.bundle import CorrectionRule, DecodingDefaults, ModelBundle
 from engine.personalize import apply_rules as apply_segment_rules
 from engine.types import Segment, TranscribeOptions
@@ -147,7 +148,9 @@ class EngineDecoder:
             directory=self.weights.directory if self.weights.kind != "base" else None,
             base_weights=self.weights.base_weights if self.weights.kind != "base" else "factory",
             files=self.weights.files if self.weights.kind != "base" else {},
-            decoding=DecodingDefaults(prompt=prompt or None),
+            # The prompt was budgeted by whoever rendered it; the engine must use it whole
+            # (its own default budget would cut a longer one: evaluated != served).
+            decoding=DecodingDefaults(max_prompt_tokens=MAX_PROMPT_TOKENS, prompt=prompt or None),
         )
 
     def _source(self, clip: Clip) -> Path | np.ndarray:

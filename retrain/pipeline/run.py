@@ -37,7 +37,6 @@ from typing import Any, Protocol
 from engine.bundle import DecodingDefaults, LexiconTerm, ModelBundle
 from engine.corpus import reference_set
 from engine.paths import cache_dir, models_dir
-from engine.personalize import build_prompt
 from retrain.contract import ContractResult, build_examples
 from retrain.errors import RetrainError
 from retrain.finetune.config import FinetuneConfig
@@ -351,12 +350,10 @@ def served_by(bundle: ModelBundle | None, decoder: CachedDecoder, name: str) -> 
         weighted = CachedDecoder(EngineDecoder(weights=bundle), decoder.directory)
     else:
         weighted = decoder
-    prompt = build_prompt(
-        bundle.lexicon,
-        None,
-        bundle.decoding.max_prompt_tokens or 223,
-        lexicon_prompt=bundle.decoding.prompt,
-    )
+    # The prompt the engine serves this bundle with (same budget default): no skew.
+    from engine.transcriber import serving_prompt
+
+    prompt = serving_prompt(bundle)
     return Served(
         name, lambda clip: with_rules(weighted.decode_segments(clip, prompt), bundle.rules)
     )
