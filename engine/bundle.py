@@ -66,12 +66,19 @@ class CorrectionRule:
     ``target`` is the replacement as the user spells it. ``support`` counts the
     training corrections it came from; ``precision`` is the fraction of its matches
     in training data where the correction was made.
+
+    ``similarity`` 1.0 (the default) means an exact match of the normalized words. Below
+    1.0 the rule is a *sounds-like* rule for a lexicon term: it matches a run of words
+    whose spelling key (normalized letters and digits, spaces removed) is at least this
+    similar (normalized Levenshtein) to the source's. ``retrain.learn.rules`` defines
+    the matching exactly; the engine applies it the same way.
     """
 
     source: tuple[str, ...]
     target: str
     support: int = 0
     precision: float = 1.0
+    similarity: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +88,7 @@ class DecodingDefaults:
     beam_size: int | None = None
     temperatures: tuple[float, ...] | None = None
     max_prompt_tokens: int | None = None
+    prompt: str | None = None  # the decoder prompt the pipeline rendered from the lexicon
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,7 @@ class ModelBundle:
                     "target": r.target,
                     "support": r.support,
                     "precision": r.precision,
+                    "similarity": r.similarity,
                 }
                 for r in self.rules
             ],
@@ -141,6 +150,7 @@ class ModelBundle:
                 if self.decoding.temperatures is not None
                 else None,
                 "max_prompt_tokens": self.decoding.max_prompt_tokens,
+                "prompt": self.decoding.prompt,
             },
             "lineage": dict(self.lineage),
             "created_at": self.created_at,
@@ -167,6 +177,7 @@ class ModelBundle:
                     r["target"],
                     int(r.get("support", 0)),
                     float(r.get("precision", 1.0)),
+                    float(r.get("similarity", 1.0)),
                 )
                 for r in data.get("rules", [])
             ),
@@ -174,6 +185,7 @@ class ModelBundle:
                 beam_size=decoding.get("beam_size"),
                 temperatures=tuple(temps) if temps is not None else None,
                 max_prompt_tokens=decoding.get("max_prompt_tokens"),
+                prompt=decoding.get("prompt"),
             ),
             lineage=dict(data.get("lineage") or {}),
             created_at=str(data.get("created_at", "")),

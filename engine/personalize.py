@@ -7,9 +7,13 @@ decoding (no train/serve skew).
 - ``build_prompt`` turns the lexicon (terms the user taught, ranked by evidence)
   and the user's own prompt into one decoder prompt within a token budget.
 - ``apply_rules`` rewrites a decoded segment with the bundle's correction rules,
-  keeping words, timings and text consistent, and says which rules fired.
-- ``normalize_word`` is the word form rules match on; the pipeline must build
-  rule sources with it.
+  keeping words, timings and text consistent, and says which rules fired. What a
+  rule matches is defined once, in ``engine.textrules`` (Whisper-normalized words,
+  exact and sounds-like rules); the learning pipeline mines and scores rules with
+  the same module.
+- A bundle may carry the prompt the pipeline rendered from its lexicon
+  (``DecodingDefaults.prompt``, e.g. the user's own sentences with the terms);
+  ``build_prompt`` then uses it instead of a plain list of the terms.
 """
 
 from __future__ import annotations
@@ -22,13 +26,12 @@ from functools import lru_cache
 
 from engine.backends.base import MAX_PROMPT_TOKENS
 from engine.bundle import CorrectionRule, LexiconTerm
+from engine.textrules import replacements, rewrite_text
 from engine.types import Segment, Word
 
 TokenCounter = Callable[[str], int]
 
 _NON_WORD = re.compile(r"[^\w]|_", re.UNICODE)
-_LEADING_PUNCT = re.compile(r"^[^\w]+", re.UNICODE)
-_TRAILING_PUNCT = re.compile(r"[^\w]+$", re.UNICODE)
 
 
 # ----------------------------------------------------------------------------- prompt
@@ -66,22 +69,27 @@ def build_prompt(
     user_prompt: str | None,
     budget: int = MAX_PROMPT_TOKENS,
     count_tokens: TokenCounter | None = None,
+    lexicon_prompt: str | None = None,
 ) -> str | None:
     """The decoder prompt: lexicon terms (by evidence) then the user's prompt, within ``budget``.
 
     The user's prompt is kept whole when it fits (its last words when it alone
-    is too long); lexicon terms fill the rest of the budget in rank order.
+    is too long); lexicon terms fill the rest of the budget in rank order. When the
+    bundle has a rendered ``lexicon_prompt`` it takes the place of the terms (its last
+    words, if it and the user's prompt do not fit together).
     ``budget`` is capped at the model's limit (223 tokens for tiny.en).
     Returns ``None`` when there is nothing to prompt with.
     """
     count = count_tokens or count_prompt_tokens
     budget = max(0, min(budget, MAX_PROMPT_TOKENS))
-    user = " ".join((user_prompt or "").split())
-    if user and count(user) > budget:
-        words = user.split()
-        while words and count(" ".join(words)) > budget:
+    user = _keep_end(" ".join((user_prompt or "").split()), budget, count)
+    if lexicon_prompt and lexicon_prompt.strip():
+        rendered = " ".join(lexicon_prompt.split())
+        words = rendered.split()
+        while words and count(" ".join([" ".join(words), user]).strip()) > budget:
             words.pop(0)
-        user = " ".join(words)
+        prompt = " ".join([" ".join(words), user]).strip()
+        return prompt or None
     chosen: list[str] = []
     for term in rank_terms(lexicon):
         candidate = _compose([*chosen, term], user)
@@ -89,6 +97,15 @@ def build_prompt(
             chosen.append(term)
     prompt = _compose(chosen, user)
     return prompt or None
+
+
+def _keep_end(text: str, budget: int, count: TokenCounter) -> str:
+    if text and count(text) > budget:
+        words = text.split()
+        while words and count(" ".join(words)) > budget:
+            words.pop(0)
+        text = " ".join(words)
+    return text
 
 
 def _compose(terms: Sequence[str], user: str) -> str:
@@ -104,13 +121,9 @@ def _compose(terms: Sequence[str], user: str) -> str:
 
 
 def normalize_word(text: str) -> str:
-    """A word as rules match it: NFC, lower case, letters and digits only."""
+    """A word reduced to lower-case letters and digits (a display helper; rules match
+    on ``engine.textrules`` tokens, i.e. Whisper-normalized words)."""
     return _NON_WORD.sub("", unicodedata.normalize("NFC", text).casefold())
-
-
-def _ordered(rules: Sequence[CorrectionRule]) -> list[CorrectionRule]:
-    usable = [r for r in rules if r.source and all(r.source) and r.target.strip()]
-    return sorted(usable, key=lambda r: (-len(r.source), -r.precision, -r.support))
 
 
 def apply_rules(
@@ -118,61 +131,62 @@ def apply_rules(
 ) -> tuple[Segment, tuple[CorrectionRule, ...]]:
     """Rewrite ``segment`` with ``rules``; returns the new segment and the rules that fired.
 
-    Rules match whole words by ``normalize_word`` form, longest source first,
-    left to right, never overlapping. A match is replaced by the rule's target
-    words, which share the matched words' time span (by length) and take their
-    lowest probability; punctuation around the match is kept. The segment text is
-    rebuilt from its words. A segment without words is matched on its text.
+    Matching is ``engine.textrules`` on the segment's words joined by spaces. The words
+    a match touches are replaced by the target's words, which share the replaced words'
+    time span (by length) and take their lowest probability; punctuation around the
+    match is kept. The segment text is rebuilt from its words. A segment without words
+    is matched on its text.
     """
-    ordered = _ordered(rules)
-    if not ordered:
+    usable = [r for r in rules if r.source]
+    if not usable:
         return segment, ()
-    words = list(segment.words) if segment.words else _pseudo_words(segment)
-    if not words:
+    if not segment.words:
+        text, edits = rewrite_text(segment.text, usable)
+        if not edits:
+            return segment, ()
+        return replace(segment, text=text), _fired(edits)
+    words = list(segment.words)
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for word in words:
+        spans.append((cursor, cursor + len(word.text)))
+        cursor += len(word.text) + 1
+    joined = " ".join(w.text for w in words)
+    edits = replacements(joined, usable)
+    if not edits:
         return segment, ()
-    keys = [normalize_word(w.text) for w in words]
     out: list[Word] = []
-    fired: list[CorrectionRule] = []
-    i = 0
-    while i < len(words):
-        rule = next((r for r in ordered if _matches(keys, i, r.source)), None)
-        if rule is None:
-            out.append(words[i])
-            i += 1
+    k = 0
+    for edit in edits:
+        while k < len(words) and spans[k][1] <= edit.start:
+            out.append(words[k])
+            k += 1
+        first = k
+        while k < len(words) and spans[k][0] < edit.end:
+            k += 1
+        touched = words[first:k]
+        if not touched:
             continue
-        span = words[i : i + len(rule.source)]
-        out.extend(_replacement(span, rule.target))
-        if rule not in fired:
-            fired.append(rule)
-        i += len(rule.source)
-    if not fired:
-        return segment, ()
+        prefix = joined[spans[first][0] : edit.start]
+        suffix = joined[edit.end : spans[k - 1][1]]
+        out.extend(_replacement(touched, (prefix + edit.text + suffix).strip()))
+    out.extend(words[k:])
     text = " ".join(w.text for w in out)
-    new_words = tuple(out) if segment.words else ()
-    return replace(segment, text=text, words=new_words), tuple(fired)
+    return replace(segment, text=text, words=tuple(out)), _fired(edits)
 
 
-def _matches(keys: list[str], at: int, source: tuple[str, ...]) -> bool:
-    end = at + len(source)
-    return end <= len(keys) and all(
-        keys[at + k] == normalize_word(part) for k, part in enumerate(source)
-    )
-
-
-def _pseudo_words(segment: Segment) -> list[Word]:
-    return [Word(t, segment.start, segment.end, 1.0) for t in segment.text.split()]
+def _fired(edits: Sequence) -> tuple[CorrectionRule, ...]:
+    fired: list[CorrectionRule] = []
+    for edit in edits:
+        if edit.rule not in fired:
+            fired.append(edit.rule)
+    return tuple(fired)
 
 
 def _replacement(span: list[Word], target: str) -> list[Word]:
-    lead_match = _LEADING_PUNCT.match(span[0].text)
-    trail_match = _TRAILING_PUNCT.search(span[-1].text)
-    lead = lead_match.group(0) if lead_match else ""
-    trail = trail_match.group(0) if trail_match else ""
     parts = target.split()
-    if lead and not parts[0].startswith(lead):
-        parts[0] = lead + parts[0]
-    if trail and not parts[-1].endswith(trail):
-        parts[-1] = parts[-1] + trail
+    if not parts:
+        return []
     start, end = span[0].start, span[-1].end
     probability = min(w.probability for w in span)
     weights = [max(1, len(p)) for p in parts]

@@ -52,6 +52,10 @@ class EngineDefaults:
     condition_on_previous_text: bool = True
     vad: bool = False
     ggml_variant: str = "f16"
+    # Lexicon prompt tokens when the bundle does not say (the model allows 223). Measured:
+    # 107 tokens of real terms cut held-out WER in half; 218 tokens made timestamps
+    # unreliable on long speech (windows skipped: general-loop WER 5% -> 17%).
+    prompt_tokens: int = 112
     first_chunk_seconds: float = 120.0
     chunk_seconds: float = 600.0
 
@@ -170,8 +174,10 @@ def _settings(
     user_prompt = options.initial_prompt
     if options.hotwords:
         user_prompt = " ".join(p for p in (", ".join(options.hotwords), user_prompt) if p)
-    budget = min(bundle.decoding.max_prompt_tokens or MAX_PROMPT_TOKENS, MAX_PROMPT_TOKENS)
-    prompt = build_prompt(bundle.lexicon, user_prompt, budget)
+    budget = min(bundle.decoding.max_prompt_tokens or DEFAULTS.prompt_tokens, MAX_PROMPT_TOKENS)
+    prompt = build_prompt(
+        bundle.lexicon, user_prompt, budget, lexicon_prompt=bundle.decoding.prompt
+    )
     settings = DecodeSettings(
         beam_size=max(1, int(beam)),
         temperatures=tuple(float(t) for t in temps),

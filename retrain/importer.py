@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,23 +49,45 @@ def import_file(
     progress: Callable[[float], None] | None = None,
     cancel: threading.Event | None = None,
     on_segments: Callable[[int, Sequence[int]], None] | None = None,
+    transcribe: Callable[..., tuple[Iterator[Segment], TranscriptionInfo]] | None = None,
+    owned: bool = False,
+    on_started: Callable[[int, TranscriptionInfo], None] | None = None,
+    on_batch: Callable[[int, Sequence[int], Sequence[Segment]], None] | None = None,
 ) -> ImportResult:
     """Transcribe ``path`` into ``store``. ``on_segments(transcript_id, ids)`` fires per batch.
+
+    For the app: ``transcribe`` replaces ``engine.transcribe`` (same signature; the app
+    runs the model in a worker process), ``owned`` marks a file Tiro made itself (a
+    recording: a privacy delete removes it too), ``on_started(transcript_id, info)``
+    fires once the transcript exists, ``on_batch(transcript_id, ids, segments)`` with
+    each batch's segments (to show them live without reading them back).
 
     Raises the engine's typed errors (unreadable file, model failure,
     ``TranscriptionCancelled``) after recording them on the transcript.
     """
-    import engine
+    if transcribe is None:
+        import engine
+
+        transcribe = engine.transcribe
 
     source = Path(path)
     started = time.perf_counter()
-    segments, info = engine.transcribe(
-        source, options, bundle=bundle, progress=progress, cancel=cancel
-    )
+    if bundle is None:
+        # The champion at the time this job starts (hot swap: a newer champion serves the
+        # next job). A champion that fails its checksum or does not load falls back to the
+        # factory model inside the engine, with a notice in ``info.notices``.
+        from retrain.registry import Registry
+
+        bundle = Registry(store).champion_path()
+    segments, info = transcribe(source, options, bundle=bundle, progress=progress, cancel=cancel)
     sha256 = file_sha256(source)
     media = info.media
     recording_id = store.add_recording(
-        source.resolve(), sha256=sha256, media=media, size_bytes=source.stat().st_size
+        source.resolve(),
+        sha256=sha256,
+        media=media,
+        size_bytes=source.stat().st_size,
+        owned=owned,
     ).result()
     transcript_id = store.create_transcript(
         recording_id,
@@ -75,6 +97,8 @@ def import_file(
         language=info.language,
         status="running",
     ).result()
+    if on_started is not None:
+        on_started(transcript_id, info)
     count = 0
     try:
         pending: list[Segment] = []
@@ -82,11 +106,11 @@ def import_file(
         for segment in segments:
             pending.append(segment)
             if len(pending) >= BATCH or time.monotonic() - last_flush >= FLUSH_SECONDS:
-                count += _flush(store, transcript_id, pending, on_segments)
+                count += _flush(store, transcript_id, pending, on_segments, on_batch)
                 last_flush = time.monotonic()
-        count += _flush(store, transcript_id, pending, on_segments)
+        count += _flush(store, transcript_id, pending, on_segments, on_batch)
     except BaseException as exc:
-        _flush(store, transcript_id, pending, on_segments)
+        _flush(store, transcript_id, pending, on_segments, on_batch)
         status = "cancelled" if type(exc).__name__ == "TranscriptionCancelled" else "failed"
         if isinstance(exc, KeyboardInterrupt):
             status = "cancelled"
@@ -112,6 +136,7 @@ def _flush(
     transcript_id: int,
     pending: list[Segment],
     on_segments: Callable[[int, Sequence[int]], None] | None,
+    on_batch: Callable[[int, Sequence[int], Sequence[Segment]], None] | None = None,
 ) -> int:
     if not pending:
         return 0
@@ -120,6 +145,8 @@ def _flush(
     ids = store.append_segments(transcript_id, batch).result()
     if on_segments is not None:
         on_segments(transcript_id, ids)
+    if on_batch is not None:
+        on_batch(transcript_id, ids, batch)
     return len(ids)
 
 

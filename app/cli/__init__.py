@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.cli.import_",
     "app.cli.transcripts",
     "app.cli.data",
+    "app.cli.retrain",
+    "app.cli.models",
     "app.cli.self_test",
 )
 

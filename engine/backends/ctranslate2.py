@@ -13,10 +13,13 @@ One such call takes well under a second for tiny.en on two cores.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,6 +43,55 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 COMPUTE_TYPE = "int8"
+
+
+class _EncoderMemo:
+    """Encoder outputs by the hash of their input features, bounded in memory (LRU)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def encode(self, features: np.ndarray, compute: Any) -> Any:
+        key = hashlib.sha1(np.ascontiguousarray(features).tobytes()).hexdigest()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return hit[0]
+        value = compute(features)
+        size = int(np.prod(value.shape)) * 4
+        with self._lock:
+            if size <= self.max_bytes and key not in self._items:
+                self._items[key] = (value, size)
+                self._bytes += size
+                while self._bytes > self.max_bytes:
+                    _, (_, dropped) = self._items.popitem(last=False)
+                    self._bytes -= dropped
+        return value
+
+
+_memo: _EncoderMemo | None = None
+
+
+@contextlib.contextmanager
+def memoized_encoder(max_mb: int = 512) -> Iterator[_EncoderMemo]:
+    """Within this block, re-decoding the same audio reuses its encoder output.
+
+    For the learning pipeline, which decodes the same clips many times with different
+    prompts: the prompt only changes the decoder, and the encoder is deterministic, so
+    the text is exactly what an uncached decode gives. Serving never enables it.
+    """
+    global _memo
+    previous, _memo = _memo, _EncoderMemo(max_mb * 1024 * 1024)
+    try:
+        yield _memo
+    finally:
+        _memo = previous
 
 
 class _CancellableModel:
@@ -77,6 +129,30 @@ def _frugal_feature_extractor(original: Any) -> Any:
     frugal = FrugalFeatureExtractor.__new__(FrugalFeatureExtractor)
     frugal.__dict__.update(original.__dict__)
     return frugal
+
+
+def _shared_prompt_budget(model: Any) -> Any:
+    """faster-whisper's ``get_prompt``, with hotwords and previous text sharing one budget.
+
+    faster-whisper gives hotwords and the previous text up to 223 tokens *each*;
+    CTranslate2 counts the prompt against the 448 positions, so a long lexicon
+    prompt plus conditioning would leave almost nothing to decode. Here the
+    previous text is cut so both together stay within 223 tokens (as
+    openai-whisper and whisper.cpp's ``carry_initial_prompt`` do).
+    """
+    original = model.get_prompt
+    budget = MAX_PROMPT_TOKENS
+
+    def get_prompt(
+        tokenizer, previous_tokens, without_timestamps=False, prefix=None, hotwords=None
+    ):
+        if hotwords and not prefix and previous_tokens:
+            used = len(tokenizer.encode(" " + hotwords.strip())[:budget])
+            room = max(0, budget - used)
+            previous_tokens = previous_tokens[-room:] if room else []
+        return original(tokenizer, previous_tokens, without_timestamps, prefix, hotwords)
+
+    return get_prompt
 
 
 class CTranslate2Backend:
@@ -140,6 +216,11 @@ class CTranslate2Backend:
         check_cancel(cancel)
         job_model = copy.copy(self._model)
         job_model.model = _CancellableModel(self._model.model, cancel)
+        job_model.get_prompt = _shared_prompt_budget(job_model)
+        memo = _memo
+        if memo is not None:
+            plain_encode = job_model.encode
+            job_model.encode = lambda features: memo.encode(features, plain_encode)
         duration = len(pcm) / SAMPLE_RATE
         hotwords = settings.prompt.strip() if settings.prompt else None
         segments, _info = job_model.transcribe(

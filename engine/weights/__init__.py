@@ -7,7 +7,8 @@ through either backend.
 * ``ct2``: CTranslate2 ``model.bin`` <-> named arrays (bit-exact round trip);
   ``write_ct2_model_dir`` for a complete model directory.
 * ``names``: CTranslate2 <-> Whisper (= ggml) names, fused projections split and
-  re-fused; Whisper names are the hub other namings map to.
+  re-fused, and Hugging Face transformers <-> Whisper names; Whisper names are the hub
+  other namings map to.
 * ``ggml``: whisper.cpp's file (f32/f16/q8_0): writer, reader, mel filters, vocabulary.
 * ``convert``: the whole-model conversions built from those.
 """
@@ -33,10 +34,13 @@ from engine.weights.names import (
     ct2_links,
     ct2_to_whisper,
     from_hub,
+    hf_links,
+    hf_to_whisper,
     iter_ct2_as_whisper,
     to_hub,
     whisper_names,
     whisper_to_ct2,
+    whisper_to_hf,
 )
 
 __all__ = [
@@ -52,12 +56,15 @@ __all__ = [
     "ct2_to_ggml",
     "ct2_to_whisper",
     "from_hub",
+    "hf_links",
+    "hf_to_whisper",
     "iter_ct2_as_whisper",
     "read_ggml",
     "read_model_bin",
     "to_hub",
     "whisper_names",
     "whisper_to_ct2",
+    "whisper_to_hf",
     "write_ct2_model_dir",
     "write_ggml",
     "write_model_bin",

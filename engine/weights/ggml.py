@@ -184,23 +184,27 @@ def _round_half_away(values: np.ndarray) -> np.ndarray:
     return np.where(half, truncated + np.sign(values), np.rint(values))
 
 
-def quantize_q8_0(values: np.ndarray) -> np.ndarray:
+def quantize_q8_0(values: np.ndarray, *, chunk_blocks: int = 1 << 15) -> np.ndarray:
     """ggml's reference q8_0 quantization of a row-major array (last axis % 32 == 0).
 
     Returns a 1-D array of ``Q8_0_BLOCK`` records, blocks of 32 consecutive values
     along the last axis: ``d = max|x| / 127`` stored as float16, ``qs = roundf(x / d)``.
+    Works through ``chunk_blocks`` blocks at a time so temporaries stay a few MB.
     """
-    flat = np.ascontiguousarray(values, dtype=np.float32)
-    if flat.ndim == 0 or flat.shape[-1] % QK8_0:
-        raise ValueError(f"q8_0 needs rows that are a multiple of {QK8_0} (shape {flat.shape})")
-    blocks = flat.reshape(-1, QK8_0)
-    scale = np.abs(blocks).max(axis=1) / np.float32(127)
-    nonzero = scale != 0
-    inverse = np.zeros_like(scale)
-    inverse[nonzero] = np.float32(1) / scale[nonzero]
-    out = np.empty(blocks.shape[0], dtype=Q8_0_BLOCK)
-    out["d"] = scale.astype(np.float16)
-    out["qs"] = _round_half_away(blocks * inverse[:, None]).astype(np.int8)
+    source = np.asarray(values)
+    if source.ndim == 0 or source.shape[-1] % QK8_0:
+        raise ValueError(f"q8_0 needs rows that are a multiple of {QK8_0} (shape {source.shape})")
+    flat = source.reshape(-1, QK8_0)  # a view for contiguous input
+    out = np.empty(flat.shape[0], dtype=Q8_0_BLOCK)
+    for start in range(0, flat.shape[0], chunk_blocks):
+        blocks = flat[start : start + chunk_blocks].astype(np.float32)
+        scale = np.abs(blocks).max(axis=1) / np.float32(127)
+        nonzero = scale != 0
+        inverse = np.zeros_like(scale)
+        inverse[nonzero] = np.float32(1) / scale[nonzero]
+        part = out[start : start + chunk_blocks]
+        part["d"] = scale.astype(np.float16)
+        part["qs"] = _round_half_away(blocks * inverse[:, None]).astype(np.int8)
     return out
 
 
@@ -225,17 +229,17 @@ def tensor_type(name: str, ndim: int, file_type: FileType) -> int:
 
 def _tensor_payload(
     name: str, array: np.ndarray, file_type: FileType
-) -> tuple[int, np.ndarray, bytes]:
+) -> tuple[int, np.ndarray, np.ndarray]:
     data = np.asarray(array)
     if name in RESHAPED_TO_COLUMN:
         data = data.reshape(data.shape[0], 1)
     ttype = tensor_type(name, data.ndim, file_type)
     if ttype == TYPE_F32:
-        raw = np.ascontiguousarray(data, dtype="<f4").tobytes()
+        raw = np.ascontiguousarray(data, dtype="<f4")
     elif ttype == TYPE_F16:
-        raw = np.ascontiguousarray(data, dtype="<f2").tobytes()
+        raw = np.ascontiguousarray(data, dtype="<f2")  # no copy for float16 input
     else:
-        raw = quantize_q8_0(data).tobytes()
+        raw = quantize_q8_0(data)
     return ttype, data, raw
 
 
@@ -303,7 +307,7 @@ def write_ggml(
             handle.write(struct.pack("<3i", data.ndim, len(encoded), ttype))
             handle.write(struct.pack(f"<{data.ndim}i", *reversed(data.shape)))
             handle.write(encoded)
-            handle.write(raw)
+            handle.write(raw.data)  # contiguous: written straight from the array
             if progress is not None and tensor_count:
                 progress(min(1.0, index / tensor_count))
     return destination

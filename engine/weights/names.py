@@ -11,11 +11,13 @@ A new naming only needs a table to and from the hub:
   projections have no bias; CTranslate2's fused bias holds zeros in that slot.
   Dropping a key bias is exact: it adds ``q·b`` to every score of a query, which
   the softmax cancels.
-* Hugging Face ``WhisperForConditionalGeneration`` (to come, for fine-tuning): a
-  pure one-to-one rename of the hub names (``model.encoder.layers.N.self_attn.q_proj``
-  <-> ``encoder.blocks.N.attn.query``, ...; ``proj_out`` tied to the token
-  embedding), so it fits as another ``Link`` table built by an ``hf_links(dims)``
-  function like ``ct2_links`` below, applied with the same ``to_hub``/``from_hub``.
+* Hugging Face ``WhisperForConditionalGeneration`` (``hf_links``, for fine-tuning):
+  a pure one-to-one rename of the hub names (``model.encoder.layers.N.self_attn.q_proj``
+  <-> ``encoder.blocks.N.attn.query``, ...). Its key projections have no bias either,
+  and its positional embeddings are embedding tables (``embed_positions.weight``) of the
+  same shape as Whisper's. The output projection ``proj_out.weight`` is tied to the
+  token embedding, so it is not in the table (``HF_TIED_PROJECTION``): it is dropped on
+  the way to the hub and re-tied when a model is built from hub weights.
 
 A ``Link`` ties one source variable to one or more hub variables. ``to_hub`` and
 ``from_hub`` walk a table in either direction, so a variable neither side knows is
@@ -212,6 +214,85 @@ def _split(array: np.ndarray, parts: int, source: str) -> list[np.ndarray]:
     if array.shape[0] % parts:
         raise ValueError(f"{source}: axis 0 ({array.shape[0]}) does not split in {parts}")
     return np.split(array, parts, axis=0)
+
+
+# ---------------------------------------------------------------- Hugging Face <-> hub
+
+# transformers' output projection: the same tensor as the token embedding (tied).
+HF_TIED_PROJECTION = "proj_out.weight"
+
+_HF_ATTENTION = {"query": "q_proj", "key": "k_proj", "value": "v_proj", "out": "out_proj"}
+
+
+def _hf_rename(hub: str, hf: str, *, bias: bool = True) -> list[Link]:
+    links = [Link(f"{hf}.weight", (f"{hub}.weight",))]
+    if bias:
+        links.append(Link(f"{hf}.bias", (f"{hub}.bias",)))
+    return links
+
+
+def _hf_block(hub: str, hf: str, *, cross: bool) -> list[Link]:
+    attentions = [("attn", "self_attn")]
+    if cross:
+        attentions.append(("cross_attn", "encoder_attn"))
+    links: list[Link] = []
+    for hub_attn, hf_attn in attentions:
+        for hub_proj, hf_proj in _HF_ATTENTION.items():
+            links += _hf_rename(
+                f"{hub}.{hub_attn}.{hub_proj}", f"{hf}.{hf_attn}.{hf_proj}", bias=hub_proj != "key"
+            )
+        links += _hf_rename(f"{hub}.{hub_attn}_ln", f"{hf}.{hf_attn}_layer_norm")
+    links += _hf_rename(f"{hub}.mlp.0", f"{hf}.fc1")
+    links += _hf_rename(f"{hub}.mlp.2", f"{hf}.fc2")
+    links += _hf_rename(f"{hub}.mlp_ln", f"{hf}.final_layer_norm")
+    return links
+
+
+def hf_links(dims: WhisperDims) -> list[Link]:
+    """The transformers ``WhisperForConditionalGeneration`` <-> Whisper table for ``dims``.
+
+    One-to-one (nothing fused); ``HF_TIED_PROJECTION`` is left out because it is the
+    token embedding under a second name.
+    """
+    links = [
+        Link("model.encoder.embed_positions.weight", ("encoder.positional_embedding",)),
+        *_hf_rename("encoder.conv1", "model.encoder.conv1"),
+        *_hf_rename("encoder.conv2", "model.encoder.conv2"),
+    ]
+    for i in range(dims.n_audio_layer):
+        links += _hf_block(f"encoder.blocks.{i}", f"model.encoder.layers.{i}", cross=False)
+    links += _hf_rename("encoder.ln_post", "model.encoder.layer_norm")
+    links += [
+        Link("model.decoder.embed_positions.weight", ("decoder.positional_embedding",)),
+        Link("model.decoder.embed_tokens.weight", ("decoder.token_embedding.weight",)),
+    ]
+    for i in range(dims.n_text_layer):
+        links += _hf_block(f"decoder.blocks.{i}", f"model.decoder.layers.{i}", cross=True)
+    links += _hf_rename("decoder.ln", "model.decoder.layer_norm")
+    return links
+
+
+def whisper_to_hf(weights: Mapping[str, np.ndarray], dims: WhisperDims) -> dict[str, np.ndarray]:
+    """Whisper-named weights under transformers' names (views; no tied projection)."""
+    return from_hub(weights, hf_links(dims), {})
+
+
+def hf_to_whisper(state: Mapping[str, np.ndarray], dims: WhisperDims) -> dict[str, np.ndarray]:
+    """A transformers state dict (as numpy arrays) under Whisper's names.
+
+    The tied ``proj_out.weight`` may be present: it must then equal the token
+    embedding, since the serving formats store one matrix for both.
+    """
+    links = hf_links(dims)
+    known = {link.source for link in links} | {HF_TIED_PROJECTION}
+    unknown = set(state) - known
+    if unknown:
+        raise ValueError(f"variables with no Whisper name: {sorted(unknown)}")
+    tied = state.get(HF_TIED_PROJECTION)
+    embedding = state["model.decoder.embed_tokens.weight"]
+    if tied is not None and not np.array_equal(np.asarray(tied), np.asarray(embedding)):
+        raise ValueError(f"{HF_TIED_PROJECTION} is not tied to the token embedding")
+    return to_hub(state, links)
 
 
 # ---------------------------------------------------------------- any table <-> hub

@@ -3,7 +3,9 @@
     python tests/benchmarks/ggml_variants.py --corpus ../shared/corpus/general [--runs 3]
 
 Both files come from ``engine.prepare`` (the same CTranslate2 weights). Decoding is
-greedy with no temperature fallback, 2 threads, through pywhispercpp directly. Each
+greedy with no temperature fallback, 2 threads, through pywhispercpp directly, with
+the context settings Tiro serves with (flash attention off, DTW word timings;
+``--config defaults`` for pywhispercpp's defaults instead). Each
 measurement runs in a fresh process so peak RSS is that variant's alone; variants
 are interleaved run by run so background load hits both alike. Audio is decoded
 once, before timing.
@@ -36,6 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
+# The repo root first: tests/benchmarks/engine.py would otherwise shadow the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 SAMPLE_RATE = 16000
 VARIANTS = ("f16", "q8_0")
 
@@ -56,7 +61,21 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // scale
 
 
-def child(model_path: str, audio_path: str, threads: int) -> None:
+def context_params(config: str) -> dict:
+    """whisper.cpp context settings: Tiro's serving ones, or pywhispercpp's defaults."""
+    if config == "defaults":  # flash attention on, no DTW
+        return {}
+    import _pywhispercpp as pw
+
+    return {  # as engine.backends.whispercpp loads a model: DTW word timings
+        "use_gpu": False,
+        "flash_attn": False,
+        "dtw_token_timestamps": True,
+        "dtw_aheads_preset": pw.whisper_alignment_heads_preset.WHISPER_AHEADS_TINY_EN,
+    }
+
+
+def child(model_path: str, audio_path: str, threads: int, config: str) -> None:
     """Runs in a fresh process: load the model, transcribe each clip, then the loop."""
     from pywhispercpp.model import Model
 
@@ -70,6 +89,8 @@ def child(model_path: str, audio_path: str, threads: int) -> None:
         print_progress=False,
         print_realtime=False,
         redirect_whispercpp_logs_to=None,
+        context_params=context_params(config),
+        token_timestamps=config == "serving",
     )
     load = time.perf_counter() - started
     texts, clip_seconds = [], 0.0
@@ -112,9 +133,17 @@ def decode_corpus(corpus: Path, loop_minutes: float) -> tuple[list, dict[str, np
     return items, arrays
 
 
-def measure(model_path: Path, audio_path: Path, threads: int) -> dict:
+def measure(model_path: Path, audio_path: Path, threads: int, config: str) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(model_path), str(audio_path), str(threads)],
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            str(model_path),
+            str(audio_path),
+            str(threads),
+            config,
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -128,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--loop-minutes", type=float, default=10.0)
+    parser.add_argument(
+        "--config",
+        choices=("serving", "defaults"),
+        default="serving",
+        help="serving: flash attention off, DTW word timings (as Tiro runs whisper.cpp); "
+        "defaults: pywhispercpp's own context defaults",
+    )
+    parser.add_argument("--json", type=Path, help="also write every run's raw numbers here")
     args = parser.parse_args(argv)
 
     if "TIRO_HOME" not in os.environ:  # never write into the user's own data folder
@@ -144,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"corpus: {args.corpus} ({len(items)} clips, {audio_seconds:.1f} s); "
-        f"loop: {loop_seconds / 60:.1f} min; threads: {args.threads}; runs: {args.runs}"
+        f"loop: {loop_seconds / 60:.1f} min; threads: {args.threads}; runs: {args.runs}; "
+        f"config: {args.config}"
     )
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
     results: dict[str, list[dict]] = {variant: [] for variant in VARIANTS}
@@ -153,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         np.savez(audio_path, **arrays)
         for run in range(args.runs):
             for variant in VARIANTS:
-                result = measure(paths[variant], audio_path, args.threads)
+                result = measure(paths[variant], audio_path, args.threads, args.config)
                 results[variant].append(result)
                 print(
                     f"  run {run + 1} {variant:5s} clips RTF "
@@ -163,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
 
     def median(variant: str, key: str) -> float:
         return statistics.median(r[key] for r in results[variant])
@@ -196,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         "RTF clips",
         "RTF loop",
         "loop vs f16",
+        "CPU loop",
+        "CPU vs f16",
         "peak RSS MB",
         "load s",
     )
@@ -223,6 +265,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
     else:
         sys.exit(main())

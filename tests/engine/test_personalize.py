@@ -103,3 +103,24 @@ def test_normalize_word_is_what_rule_sources_use() -> None:
     assert normalize_word("Kästner's,") == "kästners"
     assert normalize_word("P99") == "p99"
     assert normalize_word("--") == ""
+
+
+def test_sounds_like_rules_rewrite_words_and_keep_clitics() -> None:
+    words = (
+        Word("Chubowski's", 0.0, 0.6, 0.4),
+        Word("review", 0.6, 1.0, 0.9),
+        Word("is", 1.0, 1.1, 0.9),
+        Word("to", 1.1, 1.2, 0.9),
+        Word("do.", 1.2, 1.4, 0.9),
+    )
+    segment = Segment(0.0, 1.4, " ".join(w.text for w in words), words)
+    rules = [
+        CorrectionRule(("shubowski",), "Przybylski", support=1, similarity=0.75),
+        CorrectionRule(("istio",), "Istio", support=3, similarity=0.75),
+    ]
+    out, fired = apply_rules(segment, rules)
+    # "is to" is made of common words: a sounds-like rule never turns it into "Istio"
+    assert out.text == "Przybylski's review is to do."
+    assert fired == (rules[0],)
+    assert out.words[0] == Word("Przybylski's", 0.0, 0.6, 0.4)
+    assert [w.text for w in out.words[1:]] == ["review", "is", "to", "do."]

@@ -345,3 +345,30 @@ def _seg(start: float, end: float) -> Segment:
 )
 def test_next_chunk_start(last, emitted_end, expected) -> None:
     assert transcriber.next_chunk_start(0.0, 120.0, last, emitted_end) == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_full_lexicon_prompt_does_not_harm_long_ordinary_speech(
+    tmp_path: Path, speech_loop, user_sim_corpus: Path, backend: str
+) -> None:
+    """A lexicon larger than the default prompt budget, with conditioning on previous text,
+    still transcribes 2.5 minutes of ordinary speech as well as the base model."""
+    pcm, reference = speech_loop
+    vocabulary = (user_sim_corpus / "vocabulary.txt").read_text(encoding="utf-8").split("\n")
+    lexicon = tuple(LexiconTerm(f"{t} {t} {t}", 1) for t in vocabulary if t.strip())
+    bundle = _write_bundle(
+        ModelBundle(
+            version="big-lexicon", kind="personal", directory=tmp_path / "lex", lexicon=lexicon
+        )
+    )
+    plain = error_counts(reference, _text(transcribe(pcm, TranscribeOptions(backend=backend))[0]))
+    segments, info = transcribe(pcm, TranscribeOptions(backend=backend), bundle=bundle)
+    from engine.personalize import count_prompt_tokens
+
+    used = count_prompt_tokens(info.options.initial_prompt or "")
+    assert transcriber.DEFAULTS.prompt_tokens - 15 < used <= transcriber.DEFAULTS.prompt_tokens
+    counts = error_counts(reference, _text(segments))
+    print(f"{backend}: WER {plain.wer:.2%} without, {counts.wer:.2%} with a full lexicon prompt")
+    assert counts.deletions <= plain.deletions + 0.02 * counts.reference_words
+    assert counts.wer <= plain.wer + 0.03

@@ -332,3 +332,47 @@ def test_whispercpp_transcribes_real_speech_with_the_converted_file(
     item = next(i for i in read_manifest(general_corpus) if i.name == JFK)
     transcript = _whispercpp_transcript(path, item.path)
     assert error_counts(item.text, transcript).wer == 0.0, transcript
+
+
+def test_whispercpp_dtw_timestamps_work_with_the_tiny_en_alignment_heads(
+    base_model: ModelBundle, general_corpus: Path
+) -> None:
+    # Word timings by DTW over the cross-attention of the tiny.en alignment heads run on
+    # the converted file. DTW needs flash attention off: pywhispercpp 1.5.1 turns it on
+    # by default and whisper.cpp then silently leaves every t_dtw at -1. (Other heads of
+    # this small model track the speech too, so this does not single out the preset.)
+    import _pywhispercpp as pw
+    from faster_whisper.audio import decode_audio
+    from pywhispercpp.model import Model
+
+    audio = decode_audio(str(general_corpus / JFK), sampling_rate=16000)
+    model = Model(
+        str(base_model.ggml_path),
+        n_threads=2,
+        print_progress=False,
+        print_realtime=False,
+        redirect_whispercpp_logs_to=None,
+        context_params={
+            "flash_attn": False,
+            "dtw_token_timestamps": True,
+            "dtw_aheads_preset": pw.whisper_alignment_heads_preset.WHISPER_AHEADS_TINY_EN,
+        },
+    )
+    model.transcribe(audio, temperature_inc=0.0, token_timestamps=True)
+    ctx = model._ctx
+    eot = pw.whisper_token_eot(ctx)
+    times = []
+    for segment in range(pw.whisper_full_n_segments(ctx)):
+        for index in range(pw.whisper_full_n_tokens(ctx, segment)):
+            data = pw.whisper_full_get_token_data(ctx, segment, index)
+            if data.id < eot:  # text tokens only
+                times.append((data.t0, data.t1, data.t_dtw))
+    assert len(times) > 15
+    dtw = [t for _, _, t in times]
+    assert all(t >= 0 for t in dtw), times
+    assert dtw == sorted(dtw)
+    # Each token lands near where whisper.cpp's own timestamp heuristics put it (times
+    # in 10 ms units; DTW runs about 0.3-1 s later, at the token's end); "And" is at
+    # about 0.3-0.8 s and "country." ends near 11 s.
+    assert all(t0 - 50 <= t_dtw <= t0 + 150 for t0, _, t_dtw in times), times
+    assert 20 <= dtw[0] <= 100 and 950 <= dtw[-1] <= 1100

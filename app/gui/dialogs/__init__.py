@@ -1,0 +1,1 @@
+"""Dialogs: keyboard shortcuts, settings, learning consent, learning data, retime, export."""

@@ -1,0 +1,1 @@
+"""The library: recordings and their transcripts, searchable by name and text."""

@@ -1,0 +1,1 @@
+"""Recording from a microphone: the dialog with device choice, level meter and timer."""

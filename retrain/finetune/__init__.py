@@ -1,0 +1,1 @@
+"""Fine-tuned personal decoder weights (optional extra ``tiro[finetune]``)."""

@@ -1,0 +1,51 @@
+"""Fine-tuning settings (plain values: they go into every model's lineage)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+EncoderSource = Literal["serving", "torch"]
+ReplayTargets = Literal["self", "reference"]
+
+
+@dataclass(frozen=True, slots=True)
+class FinetuneConfig:
+    """How the decoder is fine-tuned. Defaults: see README "Fine-tuning" for the evidence.
+
+    - ``learning_rate``, ``batch_size``, ``weight_decay``, ``max_grad_norm``: AdamW on
+      every decoder parameter (the token embedding, tied to the output projection,
+      included); the encoder is frozen.
+    - ``train_embeddings``: whether the token embedding (tied to the output projection)
+      and the positional embedding are updated too, or only the decoder blocks.
+    - ``max_epochs`` passes over the examples, fewer when an epoch's mean training loss
+      falls to ``stop_loss`` after at least ``min_epochs``.
+    - ``encoder``: where each example's encoder output comes from, computed once:
+      ``"serving"`` is the serving CTranslate2 encoder (int8, exactly what the trained
+      decoder will see when serving); ``"torch"`` is the float32 encoder of the model
+      being trained.
+    - ``replay_targets``: what replay examples teach: ``"self"``, the base model's own
+      transcript of the clip (keep saying what you said), or ``"reference"``, the
+      reference text (which may be written in another style: lowercase, numbers as
+      words, no punctuation).
+    - ``with_prompt``: train with each example's prompt (the lexicon prompt serving
+      uses) before ``<|startoftranscript|>``, so the decoder learns to read it.
+    - ``seed`` and ``threads`` make a run reproducible bit for bit.
+    """
+
+    learning_rate: float = 3e-5
+    batch_size: int = 4
+    max_epochs: int = 4
+    min_epochs: int = 3
+    stop_loss: float = 0.01
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    train_embeddings: bool = True
+    encoder: EncoderSource = "serving"
+    with_prompt: bool = False
+    replay_targets: ReplayTargets = "self"
+    seed: int = 0
+    threads: int = 2
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,401 @@
+"""Fine-tune the decoder on the user's corrections, encoder frozen (imports torch).
+
+``train_decoder`` runs one training:
+
+1. every example's audio becomes the serving path's log-mel window
+   (``retrain.finetune.features``) and then its encoder output, computed once and
+   reused every epoch (the encoder is frozen);
+2. AdamW updates every decoder parameter (token embedding tied to the output
+   projection, positional embedding, the blocks) on teacher-forced cross-entropy of
+   ``<|startoftranscript|><|notimestamps|> text <|endoftext|>``, in shuffled batches
+   that mix the corrections with the replay examples;
+3. it stops after ``max_epochs``, or earlier once an epoch's mean loss is at most
+   ``stop_loss`` (after ``min_epochs``).
+
+Reproducible: the seed drives the shuffling, torch runs deterministic algorithms on
+a fixed number of threads, so the same examples, base weights and settings give the
+same weights bit for bit. Cancellable: ``cancel`` is checked between encoder passes
+and between optimizer steps (each well under a second for tiny.en), and a cancelled
+run raises ``TrainingCancelled`` having written nothing. Progress goes to
+``progress`` as ``TrainingProgress`` values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from retrain.finetune.availability import prepare_process, require_finetune
+from retrain.finetune.config import FinetuneConfig
+from retrain.finetune.errors import NoTrainingExamples, TrainingCancelled
+from retrain.finetune.examples import TrainingExample
+from retrain.finetune.features import encoder_input, fits_one_window
+from retrain.finetune.lineage import training_lineage
+from retrain.finetune.tokens import TokenSequence
+
+require_finetune()
+prepare_process()
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402, N812
+
+from retrain.finetune.model import (  # noqa: E402
+    LoadedWhisper,
+    greedy_decode,
+    load_whisper,
+    whisper_weights,
+)
+
+log = logging.getLogger(__name__)
+
+Stage = Literal["loading", "encoding", "training", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingProgress:
+    stage: Stage
+    fraction: float  # of the whole run, 0..1
+    epoch: int = 0
+    step: int = 0
+    loss: float | None = None  # the latest batch's (training) or epoch's mean (done)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """Trained weights under Whisper's names (float32), and what produced them."""
+
+    weights: dict[str, np.ndarray]
+    epoch_losses: tuple[float, ...]
+    skipped: tuple[tuple[str, str], ...]  # (example id, reason)
+    lineage: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+ProgressFn = Callable[[TrainingProgress], None]
+DEFAULT_CONFIG = FinetuneConfig()
+EpochFn = Callable[[int, float, Callable[[], dict[str, np.ndarray]]], None]
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled()
+
+
+def _usable(examples: Sequence[TrainingExample]):
+    kept, skipped = [], []
+    for ex in examples:
+        if not ex.text.strip():
+            skipped.append((ex.example_id, "empty reference text"))
+        elif len(ex.audio) == 0:
+            skipped.append((ex.example_id, "no audio"))
+        elif not fits_one_window(ex.audio):
+            skipped.append((ex.example_id, "longer than one 30-s window"))
+        else:
+            kept.append(ex)
+    return kept, skipped
+
+
+def _serving_encoder(ct2_dir: Path, threads: int):
+    import ctranslate2
+
+    from engine.backends.ctranslate2 import COMPUTE_TYPE
+
+    model = ctranslate2.models.Whisper(
+        str(ct2_dir), device="cpu", compute_type=COMPUTE_TYPE, intra_threads=threads
+    )
+
+    def encode(window: np.ndarray) -> torch.Tensor:
+        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(window[None]))
+        return torch.from_numpy(np.array(model.encode(features, to_cpu=True)))
+
+    return encode
+
+
+def _torch_encoder(loaded: LoadedWhisper):
+    encoder = loaded.model.model.encoder
+
+    @torch.no_grad()
+    def encode(window: np.ndarray) -> torch.Tensor:
+        return encoder(torch.from_numpy(window[None])).last_hidden_state
+
+    return encode
+
+
+class EncoderCache:
+    """Encoder outputs by (encoder source, base weights, audio), shared by several trainings.
+
+    The encoder is frozen, so cross-validation folds and the final training over the
+    same examples can reuse one computation. Entries are float32 tensors of about
+    2.3 MB each (tiny.en).
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str, str], torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: tuple[str, str, str]) -> torch.Tensor | None:
+        return self._items.get(key)
+
+    def put(self, key: tuple[str, str, str], value: torch.Tensor) -> None:
+        self._items[key] = value
+
+
+def _audio_key(example: TrainingExample) -> str:
+    audio = np.ascontiguousarray(example.audio, dtype=np.float32)
+    return hashlib.sha256(audio.tobytes()).hexdigest()
+
+
+def encoder_outputs(
+    examples: Sequence[TrainingExample],
+    loaded: LoadedWhisper,
+    config: FinetuneConfig,
+    cancel: threading.Event | None = None,
+    on_each: Callable[[int], None] | None = None,
+    cache: EncoderCache | None = None,
+) -> torch.Tensor:
+    """(n, audio_ctx, d) encoder outputs of the examples' serving windows."""
+    encode = None
+    weights_key = f"{loaded.ct2_dir.resolve()}:{(loaded.ct2_dir / 'model.bin').stat().st_mtime_ns}"
+    out = torch.empty((len(examples), loaded.dims.n_audio_ctx, loaded.dims.n_audio_state))
+    for i, ex in enumerate(examples):
+        _check(cancel)
+        key = (config.encoder, weights_key, _audio_key(ex))
+        hit = cache.get(key) if cache is not None else None
+        if hit is None:
+            if encode is None:
+                if config.encoder == "serving":
+                    encode = _serving_encoder(loaded.ct2_dir, config.threads)
+                else:
+                    encode = _torch_encoder(loaded)
+            hit = encode(encoder_input(ex.audio))[0]
+            if cache is not None:
+                cache.put(key, hit)
+        out[i] = hit
+        if on_each:
+            on_each(i + 1)
+    return out
+
+
+def training_sequences(
+    loaded: LoadedWhisper,
+    examples: Sequence[TrainingExample],
+    memory: torch.Tensor,
+    config: FinetuneConfig,
+    cancel: threading.Event | None,
+) -> list[TokenSequence]:
+    """Each example's decoder sequence. A replay example's target is, with
+    ``replay_targets="self"``, what the model being trained (still the base) decodes for
+    it: replay then teaches the model to keep saying what it said, in its own casing,
+    punctuation and number style, rather than the reference's (which may be normalized).
+    """
+    codec = loaded.codec
+    out = []
+    for i, ex in enumerate(examples):
+        prompt = ex.prompt if config.with_prompt else None
+        if ex.role == "replay" and config.replay_targets == "self":
+            _check(cancel)
+            tokens = greedy_decode(loaded, memory[i : i + 1], prompt)
+            prefix = codec.prefix(prompt)
+            out.append(
+                TokenSequence((*prefix, *tokens, codec.special.end_of_text), len(prefix) - 1)
+            )
+        else:
+            out.append(codec.training_sequence(ex.text, prompt))
+    return out
+
+
+def _batch(sequences: Sequence[TokenSequence], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decoder inputs and targets (-100 where nothing is learned), right-padded."""
+    width = max(len(s) for s in sequences) - 1
+    inputs = torch.full((len(sequences), width), pad, dtype=torch.long)
+    targets = torch.full((len(sequences), width), -100, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        tokens = torch.tensor(seq.tokens, dtype=torch.long)
+        inputs[row, : len(seq) - 1] = tokens[:-1]
+        targets[row, seq.targets_from : len(seq) - 1] = tokens[seq.targets_from + 1 :]
+    return inputs, targets
+
+
+def _loss(loaded: LoadedWhisper, memory: torch.Tensor, inputs: torch.Tensor, targets):
+    hidden = loaded.model.model.decoder(
+        input_ids=inputs, encoder_hidden_states=memory, use_cache=False
+    ).last_hidden_state
+    logits = loaded.model.proj_out(hidden)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def configure_torch(config: FinetuneConfig) -> None:
+    torch.set_num_threads(max(1, config.threads))
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(config.seed)
+
+
+def train_decoder(
+    examples: Sequence[TrainingExample],
+    base_ct2_dir: str | Path,
+    config: FinetuneConfig = DEFAULT_CONFIG,
+    *,
+    base_version: str = "",
+    base_sha256: str = "",
+    cancel: threading.Event | None = None,
+    progress: ProgressFn | None = None,
+    cache: EncoderCache | None = None,
+    on_epoch: EpochFn | None = None,
+) -> TrainingResult:
+    """Fine-tune the decoder of the model in ``base_ct2_dir`` on ``examples``.
+
+    ``cache`` shares encoder outputs between trainings on the same audio;
+    ``on_epoch(epoch, mean_loss, weights)`` is called after each epoch, ``weights()``
+    giving that epoch's weights (for measuring how many epochs pay).
+    """
+    started = time.perf_counter()
+
+    def report(value: TrainingProgress) -> None:
+        if progress is not None:
+            progress(value)
+
+    kept, skipped = _usable(examples)
+    if not any(ex.role == "correction" for ex in kept):
+        raise NoTrainingExamples()
+    _check(cancel)
+    report(TrainingProgress("loading", 0.0))
+    configure_torch(config)
+    loaded = load_whisper(base_ct2_dir)
+    seconds = {"load": time.perf_counter() - started}
+
+    encode_share = 0.25
+    mark = time.perf_counter()
+    memory = encoder_outputs(
+        kept,
+        loaded,
+        config,
+        cancel,
+        lambda done: report(TrainingProgress("encoding", encode_share * done / len(kept))),
+        cache,
+    )
+    seconds["encode"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    pad = loaded.codec.special.end_of_text
+    sequences = training_sequences(loaded, kept, memory, config, cancel)
+    seconds["targets"] = time.perf_counter() - mark
+    decoder = loaded.model.model.decoder
+    for parameter in loaded.model.parameters():
+        parameter.requires_grad_(False)
+    frozen = (
+        set()
+        if config.train_embeddings
+        else {
+            id(decoder.embed_tokens.weight),
+            id(decoder.embed_positions.weight),
+        }
+    )
+    trainable = [p for p in decoder.parameters() if id(p) not in frozen]
+    for parameter in trainable:
+        parameter.requires_grad_(True)
+    optimizer = torch.optim.AdamW(
+        trainable, lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    order_rng = np.random.default_rng(config.seed)
+    steps_per_epoch = -(-len(kept) // config.batch_size)
+    total_steps = steps_per_epoch * config.max_epochs
+
+    mark = time.perf_counter()
+    epoch_losses: list[float] = []
+    step = 0
+    loaded.model.train()
+    for epoch in range(1, config.max_epochs + 1):
+        order = order_rng.permutation(len(kept))
+        token_loss, token_count = 0.0, 0
+        for first in range(0, len(order), config.batch_size):
+            _check(cancel)
+            rows = order[first : first + config.batch_size].tolist()
+            inputs, targets = _batch([sequences[i] for i in rows], pad)
+            loss = _loss(loaded, memory[rows], inputs, targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+            optimizer.step()
+            step += 1
+            n = int((targets != -100).sum())
+            token_loss += float(loss.detach()) * n
+            token_count += n
+            report(
+                TrainingProgress(
+                    "training",
+                    encode_share + (1 - encode_share) * step / total_steps,
+                    epoch,
+                    step,
+                    float(loss.detach()),
+                )
+            )
+        epoch_losses.append(token_loss / max(token_count, 1))
+        log.info("epoch %d: mean training loss %.4f", epoch, epoch_losses[-1])
+        if on_epoch is not None:
+            on_epoch(epoch, epoch_losses[-1], lambda: whisper_weights(loaded))
+        if epoch >= config.min_epochs and epoch_losses[-1] <= config.stop_loss:
+            break
+    loaded.model.eval()
+    seconds["train"] = time.perf_counter() - mark
+    _check(cancel)
+    weights = whisper_weights(loaded)
+    seconds["total"] = time.perf_counter() - started
+    report(TrainingProgress("done", 1.0, len(epoch_losses), step, epoch_losses[-1]))
+    lineage = training_lineage(config, kept, base_version, base_sha256)
+    lineage["skipped_examples"] = len(skipped)
+    lineage["epochs_run"] = len(epoch_losses)
+    lineage["epoch_losses"] = [round(x, 6) for x in epoch_losses]
+    return TrainingResult(
+        weights=weights,
+        epoch_losses=tuple(epoch_losses),
+        skipped=tuple(skipped),
+        lineage=lineage,
+        seconds=seconds,
+    )
+
+
+@torch.no_grad()
+def _mean_loss(
+    loaded: LoadedWhisper,
+    memory: torch.Tensor,
+    sequences: Sequence[TokenSequence],
+    pad: int,
+    batch_size: int,
+    cancel: threading.Event | None,
+) -> float:
+    """Token-weighted mean loss over every sequence, without updating anything."""
+    total, count = 0.0, 0
+    for first in range(0, len(sequences), batch_size):
+        _check(cancel)
+        rows = list(range(first, min(first + batch_size, len(sequences))))
+        inputs, targets = _batch([sequences[i] for i in rows], pad)
+        n = int((targets != -100).sum())
+        total += float(_loss(loaded, memory[rows], inputs, targets)) * n
+        count += n
+    return total / max(count, 1)
+
+
+def training_loss(
+    examples: Sequence[TrainingExample],
+    ct2_dir: str | Path,
+    config: FinetuneConfig = DEFAULT_CONFIG,
+) -> float:
+    """The mean teacher-forced loss of the model in ``ct2_dir`` on ``examples``."""
+    configure_torch(config)
+    loaded = load_whisper(ct2_dir)
+    kept, _ = _usable(examples)
+    memory = encoder_outputs(kept, loaded, config)
+    sequences = training_sequences(loaded, kept, memory, config, None)
+    pad = loaded.codec.special.end_of_text
+    return _mean_loss(loaded, memory, sequences, pad, config.batch_size, None)

@@ -1,0 +1,1 @@
+"""The learning pipeline: snapshot -> split -> train -> evaluate -> gate -> publish -> report."""

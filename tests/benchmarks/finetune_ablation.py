@@ -1,0 +1,276 @@
+"""Which fine-tuning settings pay, chosen by cross-validated WER: the evidence behind the defaults.
+
+    python tests/benchmarks/finetune_ablation.py --corpus PATH [--folds 5] [--only "NAME;..."]
+        [--epochs 2,3,4] [--final] [--general PATH] [--json OUT]
+
+Every ``train`` clip of the corpus is a corrected recording (its reference text is the
+user's correction). For each variant of the training settings, and for each epoch count
+in ``--epochs`` (checkpoints of one training), it prints
+
+- the cross-validated WER and term recall on ``train``: k folds by recording, each clip
+  transcribed by the model fine-tuned on the other folds (plus the replay set), through
+  the serving path (``engine.transcribe``, default options, the exported bundle);
+- the WER of those fold models on the ``--general`` corpus (default: the shipped
+  reference set), split into the clips the training replayed and those it never saw:
+  the no-harm side;
+- training time (wall and CPU) per fold.
+
+With ``--final`` it also trains each variant on all of ``train`` and reports ``heldout``,
+``heldout_control`` and the general corpus per epoch: what a user would get. Choose
+settings on the cross-validated columns, not on these.
+
+The manifest's ``terms`` are used for scoring term recall only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from retrain.finetune.availability import prepare_process  # noqa: E402
+
+prepare_process()
+
+from engine import audio, transcribe  # noqa: E402
+from engine.corpus import CorpusItem, read_manifest, reference_set  # noqa: E402
+from engine.prepare import ensure_base_model  # noqa: E402
+from engine.scoring import ZERO, error_counts, term_hits  # noqa: E402
+from retrain.finetune.config import FinetuneConfig  # noqa: E402
+from retrain.finetune.examples import TrainingExample  # noqa: E402
+from retrain.finetune.export import export_bundle  # noqa: E402
+from retrain.finetune.trainer import EncoderCache, train_decoder  # noqa: E402
+
+DEFAULT = FinetuneConfig(max_epochs=4, min_epochs=4, stop_loss=0.0)
+
+
+def variants() -> dict[str, tuple[FinetuneConfig, bool]]:
+    """name -> (config, replay the reference set)."""
+    return {
+        "default": (DEFAULT, True),
+        "no replay": (DEFAULT, False),
+        "replay targets: references": (replace(DEFAULT, replay_targets="reference"), True),
+        "lr 1e-5": (replace(DEFAULT, learning_rate=1e-5, max_epochs=6, min_epochs=6), True),
+        "lr 1e-4": (replace(DEFAULT, learning_rate=1e-4), True),
+        "embeddings frozen": (replace(DEFAULT, train_embeddings=False), True),
+        "torch float32 encoder outputs": (replace(DEFAULT, encoder="torch"), True),
+        "batch 8": (replace(DEFAULT, batch_size=8, max_epochs=6, min_epochs=6), True),
+    }
+
+
+def fold_of(item: CorpusItem, folds: int) -> int:
+    return int(hashlib.sha256(item.path.name.encode()).hexdigest(), 16) % folds
+
+
+def example(item: CorpusItem, role: str = "correction") -> TrainingExample:
+    return TrainingExample(item.path.name, audio.decode(item.path), item.text, role)  # type: ignore[arg-type]
+
+
+def decode(items: list[CorpusItem], bundle: Path | None) -> list[str]:
+    out = []
+    for item in items:
+        segments, _ = transcribe(item.path, bundle=bundle)
+        out.append(" ".join(s.text for s in segments))
+    return out
+
+
+class Tally:
+    """Errors and term hits, summed over clips."""
+
+    def __init__(self) -> None:
+        self.counts = ZERO
+        self.terms = 0
+        self.hits = 0
+
+    def add(self, item: CorpusItem, hypothesis: str) -> None:
+        self.counts = self.counts + error_counts(item.text, hypothesis)
+        self.terms += len(item.terms)
+        self.hits += term_hits(item.terms, hypothesis)
+
+    def row(self) -> dict[str, float | None]:
+        return {
+            "wer": self.counts.wer,
+            "insertions": self.counts.insertion_rate,
+            "term_recall": self.hits / self.terms if self.terms else None,
+            "words": self.counts.reference_words,
+        }
+
+
+def train_and_score(
+    train: list[TrainingExample],
+    config: FinetuneConfig,
+    epochs: list[int],
+    scored: dict[str, list[CorpusItem]],
+    cache: EncoderCache,
+    workdir: Path,
+) -> tuple[dict[int, dict[str, list[str]]], dict[str, float]]:
+    """Train once; at each epoch in ``epochs`` export and transcribe every set in ``scored``."""
+    base = ensure_base_model()
+    texts: dict[int, dict[str, list[str]]] = {}
+
+    def on_epoch(epoch: int, loss: float, weights) -> None:
+        if epoch not in epochs:
+            return
+        target = workdir / f"epoch-{epoch}"
+        bundle = export_bundle(
+            weights(), base, target, version=f"ablation-{epoch}", lineage={}, ggml_variants=()
+        )
+        texts[epoch] = {name: decode(items, bundle.directory) for name, items in scored.items()}
+        shutil.rmtree(target)
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = train_decoder(
+        train, base.ct2_dir, replace(config, max_epochs=max(epochs)), cache=cache, on_epoch=on_epoch
+    )
+    timing = {
+        "wall_with_evaluation": time.perf_counter() - wall,
+        "cpu_with_evaluation": time.process_time() - cpu,
+        **{f"train_{k}": v for k, v in result.seconds.items()},
+        "epoch_losses": list(result.epoch_losses),
+    }
+    return texts, timing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", required=True, type=Path)
+    parser.add_argument("--general", type=Path, help="a corpus for the no-harm columns")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--epochs", default="2,3,4")
+    parser.add_argument("--only", default="", help="variant names, separated by ;")
+    parser.add_argument("--final", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+
+    items = read_manifest(args.corpus)
+    split = {s: [i for i in items if i.split == s] for s in ("train", "heldout", "heldout_control")}
+    general = read_manifest(args.general) if args.general else reference_set()
+    replayed_names = {i.path.name for i in reference_set()}
+    general_sets = {
+        "general_replayed": [i for i in general if i.path.name in replayed_names],
+        "general_unseen": [i for i in general if i.path.name not in replayed_names],
+    }
+    general_sets = {k: v for k, v in general_sets.items() if v}
+    replay = [example(i, "replay") for i in reference_set()]
+    examples = {i.path.name: example(i) for i in split["train"]}
+    chosen = [n.strip() for n in args.only.split(";") if n.strip()]
+    epoch_list = sorted(int(e) for e in args.epochs.split(","))
+    cache = EncoderCache()
+    results: dict[str, Any] = {}
+
+    base_texts = {
+        "train": decode(split["train"], None),
+        **{k: decode(v, None) for k, v in general_sets.items()},
+    }
+    if args.final:
+        base_texts |= {s: decode(split[s], None) for s in ("heldout", "heldout_control")}
+    results["base"] = {
+        name: _score(_items(name, split, general_sets), t) for name, t in base_texts.items()
+    }
+    print_row("base", results["base"], results["base"] if args.final else None, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="tiro-ft-ablation-") as tmp:
+        workdir = Path(tmp)
+        for name, (config, with_replay) in variants().items():
+            if chosen and name not in chosen:
+                continue
+            cv: dict[int, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
+            timings = []
+            for fold in range(args.folds):
+                held = [i for i in split["train"] if fold_of(i, args.folds) == fold]
+                train = [examples[i.path.name] for i in split["train"] if i not in held]
+                train += replay if with_replay else []
+                texts, timing = train_and_score(
+                    train, config, epoch_list, {"train": held, **general_sets}, cache, workdir
+                )
+                timings.append(timing)
+                scored = {"train": held, **general_sets}
+                for epoch, sets in texts.items():
+                    for set_name, hyps in sets.items():
+                        for item, hyp in zip(scored[set_name], hyps, strict=True):
+                            cv[epoch][set_name].add(item, hyp)
+                print(
+                    f"  {name}: fold {fold + 1}/{args.folds} {timing['train_total']:.0f} s",
+                    flush=True,
+                )
+            entry: dict[str, Any] = {
+                "config": config.to_json(),
+                "replay": with_replay,
+                "timing": timings,
+            }
+            entry["cv"] = {e: {k: t.row() for k, t in sets.items()} for e, sets in cv.items()}
+            if args.final:
+                full = [examples[i.path.name] for i in split["train"]] + (
+                    replay if with_replay else []
+                )
+                scored = {s: split[s] for s in ("heldout", "heldout_control")} | general_sets
+                texts, timing = train_and_score(full, config, epoch_list, scored, cache, workdir)
+                entry["final"] = {
+                    e: {k: _score(_items(k, split, general_sets), v) for k, v in sets.items()}
+                    for e, sets in texts.items()
+                }
+                entry["final_timing"] = timing
+            results[name] = entry
+            for epoch in epoch_list:
+                print_row(
+                    f"{name} @{epoch}",
+                    entry["cv"].get(epoch, {}),
+                    entry.get("final", {}).get(epoch),
+                    flush=True,
+                )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+def _items(
+    name: str, split: dict[str, list[CorpusItem]], general_sets: dict[str, list[CorpusItem]]
+):
+    return split.get(name) or general_sets[name]
+
+
+def _score(items: list[CorpusItem], hyps: list[str]) -> dict[str, float | None]:
+    tally = Tally()
+    for item, hyp in zip(items, hyps, strict=True):
+        tally.add(item, hyp)
+    return tally.row()
+
+
+def _fmt(row: dict | None, key: str = "wer", pct: bool = True) -> str:
+    if not row or row.get(key) is None:
+        return "   -  "
+    value = row[key]
+    return f"{100 * value:5.1f}%" if pct else f"{value:5.2f}"
+
+
+def print_row(name: str, cv: dict, final: dict | None = None, flush: bool = False) -> None:
+    train = cv.get("train")
+    line = (
+        f"{name:52s} cv WER {_fmt(train)} TR {_fmt(train, 'term_recall', False)}"
+        f" | general replayed {_fmt(cv.get('general_replayed'))}"
+        f" unseen {_fmt(cv.get('general_unseen'))}"
+    )
+    if final:
+        held = final.get("heldout")
+        line += (
+            f" || heldout {_fmt(held)} TR {_fmt(held, 'term_recall', False)}"
+            f" control {_fmt(final.get('heldout_control'))}"
+            f" general {_fmt(final.get('general_replayed'))}/{_fmt(final.get('general_unseen'))}"
+        )
+    print(line, flush=flush)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Simulate one user end to end and measure what learning from their corrections gives.
+
+    python tests/benchmarks/personalization.py --corpus PATH [--json OUT] [--home DIR]
+
+Through the same store API the editor uses, with a fresh TIRO_HOME:
+
+1. import the ``train`` clips and transcribe them with the champion (``retrain.importer``);
+2. apply each clip's reference text as the user's correction (merge the clip's segments
+   into one, a text edit, then "mark verified"), and opt in to learning;
+3. run the pipeline in its own process, as the scheduler does (``tiro retrain --json``),
+   measuring its wall time and peak memory;
+4. transcribe ``heldout`` and ``heldout_control`` with the new champion (and, for
+   "before", with the factory model).
+
+It prints, per split, WER and term recall (the fraction of the manifest's ``terms``
+occurrences recognized exactly after normalization) before and after, the gate's
+decision and reasons, each candidate's figures, the pipeline's wall time and peak RSS,
+and a reference row measured in the same run: the "oracle prompt", the base model with
+the corpus's whole ``vocabulary.txt`` as its initial prompt (if the corpus has one).
+
+The script knows nothing about any corpus: the manifest's ``terms`` are only used to
+score term recall, and ``vocabulary.txt`` only for the oracle row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+
+def _transcribe_text(path: Path, bundle=None, prompt: str | None = None) -> str:
+    import engine
+    from engine.types import TranscribeOptions
+
+    segments, _info = engine.transcribe(
+        path, TranscribeOptions(initial_prompt=prompt), bundle=bundle
+    )
+    return " ".join(s.text.strip() for s in segments if s.text.strip())
+
+
+def _score(items, hyps) -> dict:
+    from engine.scoring import corpus_wer, term_recall
+
+    out = {"wer": corpus_wer([i.text for i in items], hyps)}
+    if any(i.terms for i in items):
+        out["term_recall"] = term_recall([(i.terms, h) for i, h in zip(items, hyps, strict=True)])
+    return out
+
+
+def run_pipeline_process(home: Path) -> tuple[dict, float, float]:
+    """``tiro retrain --json`` in a child process: (report, wall seconds, peak RSS MB)."""
+    env = {**os.environ, "TIRO_HOME": str(home)}
+    code = "import sys; from app.cli import main; sys.exit(main(['retrain', '--json']))"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO
+    )
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:
+        raise SystemExit(f"the pipeline failed:\n{done.stderr[-3000:]}")
+    report = json.loads(done.stdout)
+    return report, seconds, max(peak, before) / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", required=True, type=Path)
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--home", type=Path, help="TIRO_HOME to use (default: a fresh temp dir)")
+    args = parser.parse_args(argv)
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="tiro-personalization-"))
+    os.environ["TIRO_HOME"] = str(home)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from engine.corpus import read_manifest
+    from retrain.registry import Registry
+    from retrain.store import Store
+
+    items = read_manifest(args.corpus)
+    split = {s: [i for i in items if i.split == s] for s in ("train", "heldout", "heldout_control")}
+    if not split["train"]:
+        raise SystemExit("the corpus has no `train` clips")
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    from usersim import simulate_user
+
+    with Store.open(auto_snippets=False) as store:
+        simulate_user(store, split["train"])
+        stats = store.stats()
+    timings["import_and_correct"] = time.perf_counter() - started
+    print(
+        f"simulated user: {len(split['train'])} clips imported, corrected and verified "
+        f"({stats.segments} segments); learning on",
+        flush=True,
+    )
+
+    before = {
+        s: [_transcribe_text(i.path) for i in split[s]] for s in ("heldout", "heldout_control")
+    }
+    report, seconds, peak_mb = run_pipeline_process(home)
+    print(f"pipeline: {seconds:.1f} s wall, peak RSS {peak_mb:.0f} MB", flush=True)
+
+    with Store.open(auto_snippets=False) as store:
+        registry = Registry(store)
+        champion_path = registry.champion_path()
+        versions = {v.version: v for v in registry.versions()}
+    after = {
+        s: [_transcribe_text(i.path, bundle=champion_path) for i in split[s]]
+        for s in ("heldout", "heldout_control")
+    }
+
+    figures: dict = {"splits": {}}
+    for s in ("heldout", "heldout_control"):
+        if not split[s]:
+            continue
+        b, a = _score(split[s], before[s]), _score(split[s], after[s])
+        row = {"wer_before": b["wer"], "wer_after": a["wer"]}
+        if "term_recall" in b:
+            row["term_recall_before"] = b["term_recall"]
+            row["term_recall_after"] = a["term_recall"]
+        figures["splits"][s] = row
+
+    vocabulary = args.corpus / "vocabulary.txt"
+    if vocabulary.exists():
+        words = [w.strip() for w in vocabulary.read_text("utf-8").splitlines() if w.strip()]
+        oracle_prompt = ", ".join(words) + "."
+        figures["oracle"] = {}
+        for s in ("heldout", "heldout_control"):
+            if split[s]:
+                hyps = [_transcribe_text(i.path, prompt=oracle_prompt) for i in split[s]]
+                figures["oracle"][s] = _score(split[s], hyps)
+
+    # Each candidate's figures: the promoted one is the champion; a rejected one is
+    # rebuilt from its report only if published, so rejected candidates show "-".
+    figures["candidates"] = {}
+    for name, cand in report.get("candidates", {}).items():
+        entry = {"gate": cand["gate"]["decision"], "train_seconds": cand["seconds"]}
+        if name == report.get("promoted_candidate"):
+            entry.update(
+                {
+                    s: {k: v for k, v in row.items() if k.endswith("_after")}
+                    for s, row in figures["splits"].items()
+                }
+            )
+        entry["cross_validated"] = cand.get("figures", {}).get("heldout")
+        figures["candidates"][name] = entry
+    figures["promoted_candidate"] = report.get("promoted_candidate")
+    figures["gate"] = {"decision": report["gate"]["decision"], "reasons": report["gate"]["reasons"]}
+    figures["pipeline_seconds"] = round(seconds, 2)
+    figures["pipeline_peak_rss_mb"] = round(peak_mb)
+    figures["pipeline_report_seconds"] = report.get("seconds")
+    figures["champion"] = report.get("champion_after")
+    figures["versions"] = len(versions)
+    figures["import_and_correct_seconds"] = round(timings["import_and_correct"], 1)
+
+    print_table(figures)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    return 0
+
+
+def _pct(value) -> str:
+    return "   -  " if value is None else f"{100 * value:5.1f}%"
+
+
+def _num(value) -> str:
+    return "  -  " if value is None else f"{value:.2f}"
+
+
+def print_table(f: dict) -> None:
+    print()
+    print(
+        "| split | WER before | WER after | term recall before | term recall after "
+        "| oracle WER | oracle term recall |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for s, row in f["splits"].items():
+        oracle = f.get("oracle", {}).get(s, {})
+        print(
+            f"| {s} | {_pct(row['wer_before'])} | {_pct(row['wer_after'])} "
+            f"| {_num(row.get('term_recall_before'))} | {_num(row.get('term_recall_after'))} "
+            f"| {_pct(oracle.get('wer'))} | {_num(oracle.get('term_recall'))} |"
+        )
+    print()
+    print("| candidate | gate | cross-validated WER (champion -> candidate) | train s |")
+    print("|---|---|---|---|")
+    for name, c in f["candidates"].items():
+        cv = c.get("cross_validated") or {}
+        print(
+            f"| {name} | {c['gate']} | {_pct(cv.get('champion_wer'))} -> "
+            f"{_pct(cv.get('candidate_wer'))} | {c['train_seconds']:.1f} |"
+        )
+    print()
+    print(f"gate: {f['gate']['decision']} (promoted: {f['promoted_candidate']})")
+    for reason in f["gate"]["reasons"]:
+        print(f"  - {reason}")
+    print(
+        f"pipeline: {f['pipeline_seconds']:.1f} s wall in its own process "
+        f"(run itself {f['pipeline_report_seconds']} s), peak RSS {f['pipeline_peak_rss_mb']} MB"
+    )
+    h = f["splits"].get("heldout", {})
+    c = f["splits"].get("heldout_control", {})
+    o = f.get("oracle", {}).get("heldout", {})
+    if h and o:
+        print("targets:")
+        print(
+            f"  held-out WER after <= oracle: {_pct(h['wer_after'])} vs {_pct(o['wer'])} -> "
+            f"{'met' if h['wer_after'] <= o['wer'] else 'NOT met'}"
+        )
+        if "term_recall_after" in h:
+            print(
+                f"  held-out term recall >= 0.90: {_num(h['term_recall_after'])} -> "
+                f"{'met' if h['term_recall_after'] >= 0.90 else 'NOT met'}"
+            )
+    if c:
+        rise = c["wer_after"] - c["wer_before"]
+        print(
+            f"  control WER within +0.5 points: {100 * rise:+.2f} points -> "
+            f"{'met' if rise <= 0.005 else 'NOT met'}"
+        )
+    print(
+        f"  pipeline wall time <= 60 s: {f['pipeline_seconds']:.1f} s -> "
+        f"{'met' if f['pipeline_seconds'] <= 60 else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

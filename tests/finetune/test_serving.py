@@ -1,0 +1,96 @@
+"""A model fine-tuned on the 40 user-sim corrections (with the shipped reference set as
+replay), exported, then served by the engine like every bundle: both backends load it,
+it learned the user's speech, and general speech stays within the gate's no-harm bound."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from finetune_fixtures import environment
+
+from engine import transcribe
+from engine.bundle import MANIFEST_NAME
+from engine.corpus import read_manifest
+from engine.models import load_bundle
+from engine.scoring import corpus_error_counts
+from engine.types import TranscribeOptions
+from retrain.finetune.availability import availability
+
+pytestmark = [
+    pytest.mark.finetune,
+    pytest.mark.slow,
+    pytest.mark.skipif(not availability().available, reason=availability().reason),
+]
+# The gate's no-harm bound (issue 5): at most 0.5 WER points worse than the factory model.
+MAX_HARM_POINTS = 0.005
+
+
+def _texts(items, bundle, backend: str = "ctranslate2") -> list[str]:
+    out = []
+    for item in items:
+        segments, info = transcribe(item.path, TranscribeOptions(backend=backend), bundle=bundle)
+        out.append(" ".join(s.text for s in segments))
+        assert info.notices == ()
+    return out
+
+
+def test_the_exported_bundle_verifies_and_lists_both_formats(full_run) -> None:
+    bundle = load_bundle(full_run.bundle.directory)
+    assert bundle.kind == "personal" and bundle.has_own_weights
+    assert bundle.ct2_dir is not None and bundle.ggml_path is not None
+    assert (bundle.directory / MANIFEST_NAME).is_file()
+    assert bundle.lineage["examples"] == {"correction": 40, "replay": 5}
+
+
+@pytest.mark.parametrize("backend", ["ctranslate2", "whispercpp"])
+def test_both_backends_serve_the_fine_tuned_weights(
+    full_run, finetune_env, user_sim_items, backend: str
+) -> None:
+    heldout = [i for i in user_sim_items if i.split == "heldout"][:6]
+    with environment(finetune_env):
+        base = _texts(heldout, None, backend)
+        tuned = _texts(heldout, full_run.bundle.directory, backend)
+        _, info = transcribe(
+            heldout[0].path, TranscribeOptions(backend=backend), bundle=full_run.bundle.directory
+        )
+    assert info.model_version == full_run.bundle.version
+    expected_file = (
+        "weights/ct2/model.bin" if backend == "ctranslate2" else "weights/ggml-model.bin"
+    )
+    assert info.model_sha256 == full_run.bundle.files[expected_file]
+    references = [i.text for i in heldout]
+    before = corpus_error_counts(references, base).wer
+    after = corpus_error_counts(references, tuned).wer
+    assert after < 0.6 * before, (before, after)
+
+
+def test_general_speech_stays_within_the_no_harm_bound(
+    full_run, finetune_env, general_corpus: Path
+) -> None:
+    items = read_manifest(general_corpus)
+    references = [i.text for i in items]
+    with environment(finetune_env):
+        base = corpus_error_counts(references, _texts(items, None))
+        tuned = corpus_error_counts(references, _texts(items, full_run.bundle.directory))
+    assert tuned.wer <= base.wer + MAX_HARM_POINTS, (base, tuned)
+    assert tuned.insertion_rate <= base.insertion_rate + 0.01
+
+
+def test_a_damaged_fine_tuned_model_falls_back_to_the_base_model(
+    full_run, finetune_env, tmp_path: Path, general_corpus: Path
+) -> None:
+    import shutil
+
+    copy = tmp_path / "damaged"
+    shutil.copytree(full_run.bundle.directory, copy)
+    model = copy / "weights" / "ct2" / "model.bin"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with environment(finetune_env):
+        segments, info = transcribe(general_corpus / "harvard_birch_canoe.wav", bundle=copy)
+        text = " ".join(s.text for s in segments)
+    assert "birch canoe" in text.lower()
+    assert info.model_version != full_run.bundle.version
+    assert len(info.notices) == 1 and "base model" in info.notices[0]

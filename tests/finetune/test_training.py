@@ -1,0 +1,141 @@
+"""Training on real clips: the loss falls, runs are reproducible, cancel leaves nothing behind."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from finetune_fixtures import SHORT, environment
+
+from engine.bundle import verify_bundle_files
+from retrain.finetune.availability import availability
+from retrain.finetune.errors import NoTrainingExamples, TrainingCancelled
+from retrain.finetune.examples import TrainingExample, examples_hash
+from retrain.finetune.export import export_bundle
+
+pytestmark = [
+    pytest.mark.finetune,
+    pytest.mark.skipif(not availability().available, reason=availability().reason),
+]
+trainer = pytest.importorskip("retrain.finetune.trainer", exc_type=ImportError)
+
+ONE_EPOCH = replace(SHORT, max_epochs=1, min_epochs=1)
+
+
+def test_a_few_steps_on_five_clips_lower_the_training_loss(
+    short_run, base_bundle, finetune_env
+) -> None:
+    steps = [p for p in short_run.progress if p.stage == "training"]
+    assert [p.step for p in steps] == [1, 2, 3, 4]  # 5 clips, batch 4, 2 epochs
+    with environment(finetune_env):
+        before = trainer.training_loss(short_run.examples, base_bundle.ct2_dir)
+        after = trainer.training_loss(short_run.examples, short_run.bundle.ct2_dir)
+    # measured through the exported float16 CTranslate2 bundle: export keeps what was learned
+    assert after < 0.8 * before, (before, after)
+
+
+def test_only_the_decoder_changes(short_run, base_bundle) -> None:
+    from engine.weights import ct2_to_whisper, read_model_bin
+
+    base = ct2_to_whisper(read_model_bin(base_bundle.ct2_dir / "model.bin"))
+    tuned = short_run.result.weights
+    changed = {name for name in base if not np.array_equal(base[name], tuned[name])}
+    assert changed and all(name.startswith("decoder.") for name in changed)
+    assert "decoder.token_embedding.weight" in changed
+
+
+def test_same_inputs_and_seed_give_bit_identical_weights(
+    train_examples, base_bundle, finetune_env
+) -> None:
+    examples = train_examples[:5]
+    with environment(finetune_env):
+        first = trainer.train_decoder(examples, base_bundle.ct2_dir, ONE_EPOCH)
+        again = trainer.train_decoder(examples, base_bundle.ct2_dir, ONE_EPOCH)
+        other = trainer.train_decoder(examples, base_bundle.ct2_dir, replace(ONE_EPOCH, seed=1))
+    assert set(first.weights) == set(again.weights)
+    for name, value in first.weights.items():
+        assert value.tobytes() == again.weights[name].tobytes(), name
+    assert first.lineage == again.lineage
+    assert any(
+        not np.array_equal(value, other.weights[name]) for name, value in first.weights.items()
+    )
+    assert first.lineage["seed"] == 0 and other.lineage["seed"] == 1
+
+
+def test_lineage_records_settings_seed_libraries_and_examples(short_run, base_bundle) -> None:
+    lineage = short_run.bundle.lineage
+    assert lineage["hyperparameters"] == SHORT.to_json()
+    assert lineage["seed"] == SHORT.seed
+    assert lineage["examples_hash"] == examples_hash(short_run.examples)
+    assert lineage["examples"] == {"correction": 5, "replay": 0}
+    assert lineage["base_version"] == base_bundle.version
+    for library in ("torch", "transformers", "ctranslate2", "numpy"):
+        assert lineage["libraries"][library] not in ("", "missing")
+    assert len(lineage["epoch_losses"]) == lineage["epochs_run"] == 2
+
+
+@pytest.mark.parametrize("stage", ["encoding", "training"])
+def test_cancel_mid_training_writes_nothing_and_leaves_the_champion(
+    train_examples, base_bundle, finetune_env, stage: str
+) -> None:
+    from engine import paths
+
+    cancel = threading.Event()
+    seen = []
+
+    def progress(p) -> None:
+        seen.append(p)
+        if p.stage == stage and (p.stage == "encoding" or p.step == 1):
+            cancel.set()
+
+    with environment(finetune_env):
+        models = paths.models_dir()
+        before = sorted(p.relative_to(models) for p in models.rglob("*"))
+        with pytest.raises(TrainingCancelled):
+            trainer.train_decoder(
+                train_examples[:5], base_bundle.ct2_dir, SHORT, cancel=cancel, progress=progress
+            )
+        after = sorted(p.relative_to(models) for p in models.rglob("*"))
+        verify_bundle_files(base_bundle, trust_cache=False)
+    assert after == before
+    cancelled_at = seen.index(next(p for p in seen if p.stage == stage))
+    assert len(seen) == cancelled_at + 1  # nothing ran after the cancel was seen
+    assert seen[-1].stage == stage
+
+
+class _SetAfter(threading.Event):
+    """A cancel event that becomes set after ``checks`` looks at it (mid-export)."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__()
+        self.remaining = checks
+
+    def is_set(self) -> bool:
+        self.remaining -= 1
+        return self.remaining < 0
+
+
+@pytest.mark.parametrize("checks", [0, 1, 2, 3])
+def test_cancel_during_export_leaves_no_partial_folder(
+    short_run, base_bundle, tmp_path: Path, checks: int
+) -> None:
+    with pytest.raises(TrainingCancelled):
+        export_bundle(
+            short_run.result.weights,
+            base_bundle,
+            tmp_path / "ft",
+            version="ft",
+            lineage={},
+            cancel=_SetAfter(checks),
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_nothing_to_learn_from_is_one_clear_error(base_bundle, finetune_env) -> None:
+    too_long = TrainingExample("long", np.zeros(16000 * 31, dtype=np.float32), "words")
+    replay_only = TrainingExample("r", np.zeros(16000, dtype=np.float32), "words", role="replay")
+    with environment(finetune_env), pytest.raises(NoTrainingExamples, match="review a few more"):
+        trainer.train_decoder([too_long, replay_only], base_bundle.ct2_dir)

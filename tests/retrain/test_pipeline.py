@@ -1,0 +1,167 @@
+"""The learning pipeline end to end: real model, real clips, real store.
+
+A simulated user corrects the 40 ``train`` clips of the user-sim corpus through the
+store API (as the editor does); each of its terms occurs in three of them, so a term
+learned from two recordings can be checked on the third. The pipeline then runs for
+real: snapshot, split, train, evaluate, gate, publish. The store is built once per
+session and copied into each test's TIRO_HOME.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from usersim import correct_clip, simulate_user
+
+from engine.corpus import read_manifest
+from retrain.pipeline.run import PipelineConfig, run_pipeline
+from retrain.registry import FACTORY, Registry
+from retrain.store import Store
+
+SMALL = PipelineConfig()  # the default gate
+
+
+@pytest.fixture(scope="session")
+def corrected_home(tmp_path_factory, user_sim_corpus: Path, prepared_models_dir: Path) -> Path:
+    from engine.digests import CACHE_FILE
+    from engine.prepare import PREPARED_ENV
+
+    home = tmp_path_factory.mktemp("usersim-home")
+    (home / "cache").mkdir()
+    digests = prepared_models_dir.parent / f"{prepared_models_dir.name}.digests.json"
+    (home / "cache" / CACHE_FILE).write_bytes(digests.read_bytes())
+    items = [i for i in read_manifest(user_sim_corpus) if i.split == "train"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TIRO_HOME", str(home))
+        patch.setenv(PREPARED_ENV, str(prepared_models_dir))
+        with Store.open(auto_snippets=False) as store:
+            simulate_user(store, items)
+    return home
+
+
+@pytest.fixture
+def user_home(corrected_home: Path, tiro_home: Path) -> Path:
+    for child in corrected_home.iterdir():
+        target = tiro_home / child.name
+        if child.is_dir():
+            shutil.copytree(child, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(child, target)
+    return tiro_home
+
+
+def test_corrections_become_a_promoted_champion_that_serves_the_next_job(
+    user_home: Path, user_sim_corpus: Path
+) -> None:
+    with Store.open(auto_snippets=False) as store:
+        report = run_pipeline(store, SMALL)
+        registry = Registry(store)
+        assert report.decision == "promoted", report.reasons
+        assert report.promoted_candidate in ("lexicon_rules", "rules")
+        assert {c.name for c in report.candidates} == {"lexicon_rules", "rules"}
+        assert all(c.decision.reasons for c in report.candidates)
+        assert report.champion_before == FACTORY
+        assert registry.champion() == report.champion_after != FACTORY
+        assert report.split == "cross_validation" and report.folds == 5
+        promoted = next(c for c in report.candidates if c.name == report.promoted_candidate)
+        figures = promoted.evidence_summary["heldout"]
+        assert figures["candidate_wer"] < figures["champion_wer"]
+        # every gate check is recorded, passed or not
+        names = {c.name for c in promoted.decision.checks}
+        assert {"enough evidence", "held-out WER improves", "insertion rate"} <= names
+        bundle = registry.serving_bundle().bundle
+        assert bundle is not None and bundle.lexicon and bundle.rules
+        assert bundle.lineage["examples_hash"] == report.examples_hash
+        run = store.read(
+            lambda c: c.execute(
+                "SELECT status, champion_after, examples_hash FROM training_runs WHERE id = ?",
+                (report.run_id,),
+            ).fetchone()
+        )
+        assert run == ("promoted", report.champion_after, report.examples_hash)
+        roles = store.read(
+            lambda c: c.execute(
+                "SELECT role, COUNT(*) FROM training_examples GROUP BY role"
+            ).fetchall()
+        )
+        assert dict(roles)["train"] == report.corrections
+
+        # Hot swap: the next import (no restart) is transcribed by the new champion and
+        # the transcript records it.
+        clip = next(i for i in read_manifest(user_sim_corpus) if i.split == "heldout")
+        recording = correct_clip(store, clip)
+        version = store.read(
+            lambda c: c.execute(
+                "SELECT t.model_version FROM transcripts t WHERE t.recording_id = ?",
+                (recording,),
+            ).fetchone()
+        )[0]
+        assert version == report.champion_after
+
+        # Fallback: a champion whose files fail their checksum serves the factory model.
+        manifest = Path(registry.version(report.champion_after).path) / "bundle.json"
+        manifest.write_text(manifest.read_text().replace('"evidence"', '"evidencE"'))
+        second = next(
+            i for i in read_manifest(user_sim_corpus) if i.split == "heldout" and i != clip
+        )
+        recording = correct_clip(store, second)
+        version = store.read(
+            lambda c: c.execute(
+                "SELECT model_version FROM transcripts WHERE recording_id = ?", (recording,)
+            ).fetchone()
+        )[0]
+        assert version != report.champion_after and version.startswith("base")
+
+
+def test_deleting_training_data_retires_the_model_at_the_next_run(user_home: Path) -> None:
+    with Store.open(auto_snippets=False) as store:
+        first = run_pipeline(store, SMALL)
+        assert first.decision == "promoted", first.reasons
+        recording = store.read(
+            lambda c: c.execute("SELECT MIN(recording_id) FROM training_examples").fetchone()
+        )[0]
+        store.delete_recordings([recording]).result()
+        registry = Registry(store)
+        assert registry.version(first.champion_after).trained_on_deleted_data
+        second = run_pipeline(store, SMALL)
+        assert first.champion_after in second.retired
+        assert registry.version(first.champion_after).status == "retired"
+        assert not Path(registry.version(first.champion_after).path).exists()
+        # the new run trained without the deleted recording; its champion (if any) is new
+        assert second.champion_before == FACTORY
+        assert registry.champion() in (FACTORY, second.champion_after)
+        assert second.champion_after != first.champion_after
+
+
+def test_too_little_data_is_insufficient_evidence_and_changes_nothing(user_home: Path) -> None:
+    with Store.open(auto_snippets=False) as store:
+        # keep the first 12 recordings: no term occurs in three of them
+        keep = store.read(
+            lambda c: [r for (r,) in c.execute("SELECT id FROM recordings ORDER BY id")]
+        )
+        store.delete_recordings(keep[12:]).result()
+        report = run_pipeline(store)  # default gate: >= 20 lexicon-term occurrences
+        assert report.decision == "insufficient evidence", report.reasons
+        assert "lexicon-term occurrences" in report.reasons[0]
+        assert Registry(store).champion() == FACTORY
+        assert Registry(store).versions() == []
+        status = store.read(
+            lambda c: c.execute(
+                "SELECT status FROM training_runs WHERE id = ?", (report.run_id,)
+            ).fetchone()
+        )
+        assert status == ("insufficient evidence",)
+
+
+def test_integrity_after_runs(user_home: Path) -> None:
+    with Store.open(auto_snippets=False) as store:
+        run_pipeline(store, SMALL)
+        path = store.path
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        conn.close()
