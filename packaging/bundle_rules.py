@@ -18,6 +18,7 @@ PREPARED_DIR_NAME = "prepared-models"  # engine.prepare.PREPARED_DIR_NAME
 TEST_AND_DEV_MODULES: tuple[str, ...] = (
     "pytest",
     "_pytest",
+    "py",  # pytest's py.path shim
     "pytestqt",
     "pytest_timeout",
     "pluggy",
@@ -26,6 +27,7 @@ TEST_AND_DEV_MODULES: tuple[str, ...] = (
     "importlinter",
     "grimp",
     "srt",
+    "srt_tools",
     "webvtt",
     "setuptools",
     "pkg_resources",

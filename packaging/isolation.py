@@ -107,11 +107,13 @@ def run_isolated(
     *,
     repo: Path,
     extra_env: dict[str, str] | None = None,
+    tiro_home: Path | None = None,
     timeout: float = 600,
     require_isolation: bool = False,
 ) -> IsolatedRun:
     """Run ``executable args`` isolated (see the module docstring); captures output.
 
+    ``tiro_home``: an existing data folder to use (default: a new, empty one).
     With ``require_isolation`` a machine that offers no network isolation is an error
     rather than a silently weaker run.
     """
@@ -122,9 +124,12 @@ def run_isolated(
         raise RuntimeError(f"no network isolation available here ({chosen.description})")
     with tempfile.TemporaryDirectory(prefix="tiro-isolated-") as scratch:
         scratch_dir = Path(scratch)
-        home, tiro_home, cwd = (scratch_dir / n for n in ("home", "tiro-home", "cwd"))
-        for folder in (home, tiro_home, cwd):
-            folder.mkdir()
+        home, cwd = scratch_dir / "home", scratch_dir / "cwd"
+        home.mkdir()
+        cwd.mkdir()
+        if tiro_home is None:
+            tiro_home = scratch_dir / "tiro-home"
+            tiro_home.mkdir()
         env = {
             "HOME": str(home),
             "TIRO_HOME": str(tiro_home),
