@@ -167,6 +167,22 @@ def locate_source() -> BaseSource:
     return BaseSource(directory, sha, package_version, recorded)
 
 
+def tokenizer_path() -> Path:
+    """The Whisper tokenizer (``tokenizer.json``) for counting and matching tokens.
+
+    The model package's when it is installed; otherwise (a packaged build ships only
+    the prepared model, not the package) the base bundle's copy.
+    """
+    spec = importlib.util.find_spec(SOURCE_PACKAGE)
+    if spec is not None and spec.origin is not None:
+        candidate = Path(spec.origin).resolve().parent / "model" / "tokenizer.json"
+        if candidate.is_file():
+            return candidate
+    ct2_dir = ensure_base_model().ct2_dir
+    assert ct2_dir is not None  # every base bundle holds the CTranslate2 files
+    return ct2_dir / "tokenizer.json"
+
+
 def prepared_roots() -> list[Path]:
     """Read-only prepared-model folders to look in first, most specific first."""
     roots: list[Path] = []
