@@ -60,12 +60,13 @@ def install_fixture(fixture: Path, home: Path) -> dict:
     return description
 
 
-def check_self_test(exe: Path, require: bool) -> bool:
+def check_self_test(exe: Path, require: bool, finetune: bool) -> bool:
     run = isolation.run_isolated(exe, ["self-test"], repo=ROOT, require_isolation=require)
     print(run.stdout + run.stderr, end="")
     ok = run.returncode == 0 and not run.network_used
-    if "fine-tuning: fine-tuning is not available" not in run.stdout:
-        say("PROBLEM: the self-test does not say that fine-tuning is unavailable")
+    expected = "fine-tuning: available" if finetune else "fine-tuning: fine-tuning is not available"
+    if expected not in run.stdout:
+        say(f"PROBLEM: the self-test does not say {expected!r}")
         ok = False
     say(f"self-test {'passed' if ok else 'FAILED'} in {run.seconds:.1f} s ({run.isolation})")
     return ok
@@ -124,6 +125,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("archive", type=Path, help="the .tar.gz the build made")
     parser.add_argument("--require-isolation", action="store_true")
+    parser.add_argument("--finetune", action="store_true", help="the variant with fine-tuning")
     args = parser.parse_args(argv)
     say(f"isolation: {isolation.describe()}")
     schema_version = current_schema_version()
@@ -136,7 +138,7 @@ def main(argv: list[str]) -> int:
             tar.extractall(scratch, filter="tar")
         exe = Path(scratch) / "tiro" / "tiro"
         say(f"unpacked {args.archive.name} into {exe.parent}")
-        ok = check_self_test(exe, args.require_isolation)
+        ok = check_self_test(exe, args.require_isolation, args.finetune)
         for fixture in fixtures:
             ok &= check_upgrade(exe, fixture, schema_version, args.require_isolation)
         shutil.rmtree(scratch, ignore_errors=True)
