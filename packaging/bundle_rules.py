@@ -110,6 +110,39 @@ DROPPED_FILES: tuple[str, ...] = (
     "PySide6/Qt/plugins/sqldrivers/*",
     "PySide6/Qt/plugins/printsupport/*",
     "PySide6/Qt/plugins/designer/*",
+    # The GTK platform theme (native GTK file dialogs) and the libraries only it links.
+    # The app draws its own theme; and a bundled cairo/pango next to the user's own GTK
+    # would clash with it. Checked: no other file in the build needs any of these.
+    "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+    *(
+        f"{name}*"
+        for name in (
+            "libgtk-3.so",
+            "libgdk-3.so",
+            "libgdk_pixbuf-2.0.so",
+            "libcairo.so",
+            "libcairo-gobject.so",
+            "libatk-1.0.so",
+            "libpango-1.0.so",
+            "libpangocairo-1.0.so",
+            "libpangoft2-1.0.so",
+            "libpixman-1.so",
+            "libharfbuzz.so",
+            "libgraphite2.so",
+            "libfribidi.so",
+            "libthai.so",
+            "libdatrie.so",
+            "libjpeg.so",
+            "libXrender.so",
+            "libXext.so",
+            "libgio-2.0.so",
+            "libgobject-2.0.so",
+            "libgmodule-2.0.so",
+            "libmount.so",
+            "libblkid.so",
+            "libselinux.so",
+        )
+    ),
     # faster-whisper's silero VAD model (onnxruntime is left out, see above).
     "faster_whisper/assets/*.onnx",
 )

@@ -94,6 +94,10 @@ def test_the_runtime_dependencies_are_not_excluded() -> None:
         "prepared-models/base/base-tiny.en-1a5afae0/weights/ct2/model.bin",
         "engine/data/reference/jfk_inaugural_44k_stereo.flac",
         "whisper_normalizer/normalizers/english.json",
+        "PySide6/Qt/plugins/platformthemes/libqxdgdesktopportal.so",
+        "libglib-2.0.so.0",
+        "libxkbcommon-x11.so.0",
+        "libportaudio.so.2",
     ],
 )
 def test_what_the_app_needs_is_kept(destination: str) -> None:
@@ -108,6 +112,9 @@ def test_what_the_app_needs_is_kept(destination: str) -> None:
         "PySide6\\Qt\\plugins\\platforms\\libqlinuxfb.so",
         "PySide6/Qt/translations/qt_de.qm",
         "faster_whisper/assets/silero_vad_v6.onnx",
+        "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+        "libcairo.so.2",
+        "libgtk-3.so.0",
     ],
 )
 def test_what_the_app_never_uses_is_dropped(destination: str) -> None:
