@@ -192,30 +192,50 @@ def tiro_version(python: Path) -> str:
 def strip_binaries(folder: Path) -> int:
     """Strip symbols from the folder's ELF files (Linux); returns the bytes saved.
 
-    PyInstaller's own ``strip`` option cannot skip files, and stripping the libraries
-    that auditwheel patched (``numpy.libs/``, ``av.libs/``, ``ctranslate2.libs/`` ...)
-    breaks them ("ELF load command address/offset not page-aligned"). Those are left
-    alone; the rest (extension modules such as ctranslate2's 68 MB ``_ext``, PyAV's
-    modules, system libraries) lose their symbol tables and debug info.
+    PyInstaller's own ``strip`` option cannot skip files, and stripping some libraries
+    that auditwheel patched (numpy's OpenBLAS and gfortran) breaks them: their LOAD
+    segments end up misaligned ("ELF load command address/offset not page-aligned").
+    So each file is stripped here and checked; one that no longer loads is put back
+    as it was. Extension modules lose the most (ctranslate2's ``_ext``: 68 -> 1.3 MB).
+    The executable is never stripped: it carries its archive appended.
     """
     strip = shutil.which("strip")
-    if strip is None or not sys.platform.startswith("linux"):
-        say("strip: not available here, binaries left as they are")
+    if strip is None or shutil.which("readelf") is None or not sys.platform.startswith("linux"):
+        say("strip: strip/readelf not available here, binaries left as they are")
         return 0
     saved = 0
+    restored = []
     for path in sorted(folder.rglob("*")):
         if path.is_symlink() or not path.is_file() or path.parent == folder:
-            continue  # the executable carries its archive appended: never strip it
-        if any(part.endswith(".libs") for part in path.relative_to(folder).parts):
             continue
         with path.open("rb") as handle:
             if handle.read(4) != b"\x7fELF":
                 continue
         before = path.stat().st_size
-        if subprocess.run([strip, "--strip-unneeded", str(path)], capture_output=True).returncode:
-            continue  # not strippable (e.g. the bootloader's appended archive): keep as is
+        backup = path.with_name(path.name + ".unstripped")
+        shutil.copy2(path, backup)
+        done = subprocess.run([strip, "--strip-unneeded", str(path)], capture_output=True)
+        if done.returncode != 0 or not load_segments_aligned(path):
+            backup.replace(path)
+            restored.append(path.name)
+            continue
+        backup.unlink()
         saved += before - path.stat().st_size
+    if restored:
+        say(f"strip: left unstripped (stripping would break them): {', '.join(restored)}")
     return saved
+
+
+def load_segments_aligned(path: Path) -> bool:
+    """Whether every LOAD segment's file offset and address agree modulo its alignment."""
+    out = subprocess.run(["readelf", "-lW", str(path)], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if fields[:1] == ["LOAD"]:
+            offset, vaddr, align = int(fields[1], 16), int(fields[2], 16), int(fields[-1], 16)
+            if align > 1 and (offset - vaddr) % align:
+                return False
+    return True
 
 
 # ----------------------------------------------------------------------------- archive
