@@ -210,3 +210,22 @@ def test_the_installed_copy_passes_its_self_test(installed: Path, tmp_path) -> N
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "self-test passed" in out.stdout
+
+
+def test_without_the_finetune_extra_the_app_says_so_and_keeps_tier_one_learning() -> None:
+    """The Learning Data window's line, as a build without torch/transformers shows it.
+
+    ``TIRO_DISABLE_FINETUNE`` makes ``availability()`` answer as if the libraries were
+    missing (retrain.finetune.availability); run in a subprocess so its cache is fresh.
+    """
+    code = (
+        "from app.gui.dialogs.learning_data import learning_scope_text\n"
+        "print(learning_scope_text())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "TIRO_DISABLE_FINETUNE": "1", "QT_QPA_PLATFORM": "offscreen"},
+        cwd=ROOT,
+    )  # fmt: skip
+    assert out.stdout.startswith("Fine-tuning is not available in this installation")
+    assert "keeps learning your vocabulary and correction rules" in out.stdout
