@@ -12,6 +12,7 @@
    ``tiro import`` on the bundled clip and ``tiro models list``, isolated the same way.
    Then the database must be at this code's schema version, the old rows intact, and
    the new transcript made by the previous build's personal model (not the factory one).
+4. Nothing may have been written into the program's folder (data lives in TIRO_HOME).
 
 Exit status 0 only if everything passed. With ``--require-isolation`` a machine that
 cannot cut the network is a failure instead of a weaker, clearly reported run.
@@ -48,6 +49,15 @@ def current_schema_version() -> int:
     from retrain.store.schema import SCHEMA_VERSION
 
     return SCHEMA_VERSION
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file in the program's folder with its size and modification time."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def install_fixture(fixture: Path, home: Path) -> dict:
@@ -138,9 +148,16 @@ def main(argv: list[str]) -> int:
             tar.extractall(scratch, filter="tar")
         exe = Path(scratch) / "tiro" / "tiro"
         say(f"unpacked {args.archive.name} into {exe.parent}")
+        before = snapshot(exe.parent)
         ok = check_self_test(exe, args.require_isolation, args.finetune)
         for fixture in fixtures:
             ok &= check_upgrade(exe, fixture, schema_version, args.require_isolation)
+        written = sorted(set(snapshot(exe.parent).items()) - set(before.items()))
+        if written:
+            say(f"PROBLEM: the program wrote next to itself: {[name for name, _ in written][:5]}")
+            ok = False
+        else:
+            say("nothing was written into the program's folder")
         shutil.rmtree(scratch, ignore_errors=True)
     say("bundle check passed" if ok else "bundle check FAILED")
     return 0 if ok else 1
