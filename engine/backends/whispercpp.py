@@ -186,7 +186,15 @@ class WhisperCppBackend:
         params.print_special = False
         params.no_timestamps = False
         params.token_timestamps = False  # words come from DTW instead
-        params.no_context = not settings.condition_on_previous_text
+        # whisper.cpp keeps the text of its previous call in the context's state and, unless
+        # no_context is set, conditions the next call on it: a job would then be decoded
+        # differently depending on which recording the loaded model decoded before (measured:
+        # punctuation dropped on every later general clip). no_context clears that at the
+        # start of each call; windows within the call are still conditioned on each other,
+        # as faster-whisper does within one transcribe() call.
+        params.no_context = True
+        if not settings.condition_on_previous_text and not settings.prompt:
+            params.n_max_text_ctx = 0
         params.suppress_blank = True
         params.suppress_nst = True  # as faster-whisper's suppress_tokens=[-1]
         temps = settings.temperatures or (0.0,)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -283,13 +286,45 @@ def test_video_without_audio_is_refused(tmp_path: Path) -> None:
         audio.probe(path)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+PROBE_MESSAGE = """
+import sys
+from engine import audio
+from engine.errors import AudioDecodeError
+try:
+    audio.probe(sys.argv[1])
+except AudioDecodeError as exc:
+    print(exc)
+"""
+
+
 def test_unreadable_file_is_refused(tmp_path: Path, jfk: Path) -> None:
     path = tmp_path / "locked.flac"
     path.write_bytes(jfk.read_bytes())
     path.chmod(0)
-    with pytest.raises(AudioDecodeError, match="permission denied"):
-        audio.probe(path)
+    if os.geteuid() != 0:
+        with pytest.raises(AudioDecodeError, match="permission denied"):
+            audio.probe(path)
+        return
+    # Root reads files whatever their permissions (CI runs as root): probe from a child
+    # process whose capability bounding set lacks the two capabilities that allow it.
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "util-linux's setpriv is needed to test this as root"
+    child = subprocess.run(
+        [
+            setpriv,
+            "--bounding-set",
+            "-dac_override,-dac_read_search",
+            sys.executable,
+            "-c",
+            PROBE_MESSAGE,
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert "permission denied" in child.stdout, child.stdout + child.stderr
 
 
 def test_resample_helper_used_by_tests_is_itself_right() -> None:

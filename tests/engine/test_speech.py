@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from engine.corpus import read_manifest
 from engine.scoring import corpus_error_counts, corpus_wer, normalize
 
 MAX_CORPUS_WER = 0.12
@@ -75,3 +76,31 @@ def test_whispercpp_reports_its_no_speech_probability(greedy_general_runs) -> No
     values = [s.no_speech_prob for r in greedy_general_runs["whispercpp"] for s in r.segments]
     assert all(not math.isnan(v) for v in values), "the native no-speech call is unavailable"
     assert max(values) < 0.6  # every clip is speech
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["ctranslate2", "whispercpp"])
+def test_a_job_does_not_depend_on_what_the_model_decoded_before(
+    general_corpus, engine_session_env, backend: str
+) -> None:
+    """A loaded model is reused across jobs; no state of one job may leak into the next.
+
+    (whisper.cpp keeps the previous call's text in its context unless told not to; that
+    once made every clip after the JFK one lose its punctuation.)
+    """
+    from engine import transcribe
+    from engine.models import unload_all
+    from engine.types import TranscribeOptions
+
+    items = {item.name: item for item in read_manifest(general_corpus)}
+    clip, before = items["harvard_birch_canoe.wav"], items["jfk_inaugural_44k_stereo.flac"]
+    options = TranscribeOptions(backend=backend, beam_size=1, temperatures=(0.0,))
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in engine_session_env.items():
+            patch.setenv(key, value)
+        unload_all()  # a freshly loaded model: the reference
+        fresh = [s.text for s in transcribe(clip.path, options)[0]]
+        unload_all()
+        list(transcribe(before.path, options)[0])  # (whisper.cpp ends it without a full stop)
+        after = [s.text for s in transcribe(clip.path, options)[0]]
+    assert after == fresh
