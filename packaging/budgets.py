@@ -185,7 +185,7 @@ def time_to_window(executable: Path, env: dict[str, str], home: Path) -> float |
     }
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [str(executable)],
+        [str(executable.resolve())],
         env=run_env,
         cwd=home,
         stdout=subprocess.DEVNULL,
