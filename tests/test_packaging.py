@@ -17,6 +17,7 @@ PyInstaller:
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import re
 import subprocess
@@ -134,8 +135,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     scratch = tmp_path_factory.mktemp("installed")
     wheels = scratch / "wheels"
+    # Build with this venv's setuptools when it has one (no download); else pip's isolated
+    # build fetches it from the package index, as any install from source would.
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q",
          "-w", str(wheels), str(ROOT)],
         check=True, cwd=scratch, timeout=300,
     )  # fmt: skip
