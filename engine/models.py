@@ -30,7 +30,7 @@ from engine.backends.base import Backend
 from engine.bundle import MANIFEST_NAME, ModelBundle, verify_bundle_files
 from engine.bundle import load_bundle as read_bundle_manifest
 from engine.errors import ModelError
-from engine.prepare import ensure_base_model
+from engine.prepare import declared_formats, ensure_base_model, format_for_backend
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,27 @@ def _load(name: str, weights: ModelBundle, threads: int, variant: str) -> Backen
         return backend
 
 
+def _base_with_format(name: str, variant: str, base: ModelBundle) -> ModelBundle:
+    """``base``, or the full base bundle when ``base`` lacks the backend's weight format.
+
+    A packaged build ships only the default backend's format; another backend's is
+    prepared once into TIRO_HOME on its first use (see ``engine.prepare``).
+    """
+    needed = format_for_backend(name, variant or "f16")
+    if base.kind != "base" or needed in declared_formats(base):
+        return base
+    log.info("base model %s has no %s weights here; preparing them", base.version, needed)
+    return ensure_base_model(formats=(needed,))
+
+
+def _with_base_format(name: str, variant: str, serving: ServingModel) -> ServingModel:
+    weights = _base_with_format(name, variant, serving.weights)
+    if weights is serving.weights:
+        return serving
+    bundle = weights if serving.bundle.kind == "base" else serving.bundle
+    return replace(serving, bundle=bundle, weights=weights)
+
+
 def acquire(
     name: str, serving: ServingModel, threads: int, variant: str = "f16"
 ) -> tuple[Backend, ServingModel]:
@@ -157,6 +178,7 @@ def acquire(
     ignores it.
     """
     variant = variant if name == "whispercpp" else ""
+    serving = _with_base_format(name, variant, serving)
     try:
         return _load(name, serving.weights, threads, variant), serving
     except ModelError as exc:
@@ -167,7 +189,7 @@ def acquire(
             "the base model transcribed this instead."
         )
         log.warning("%s", notice)
-        base = base_bundle()
+        base = _base_with_format(name, variant, base_bundle())
         fallback = replace(serving, bundle=base, weights=base, notices=(*serving.notices, notice))
         return _load(name, base, threads, variant), fallback
 

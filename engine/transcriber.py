@@ -17,6 +17,7 @@ segment as it is produced (``engine.personalize.apply_rules``).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -68,6 +69,14 @@ _CUT_MARGIN = 2.0
 _TAIL_OVERLAP = 3.0
 # The next chunk starts at least this far after the current one.
 _MIN_ADVANCE = 5.0
+
+
+def vad_available() -> bool:
+    """Whether faster-whisper's silero VAD can run (it needs onnxruntime).
+
+    Packaged builds leave onnxruntime out (VAD is off by default; packaging/README.md).
+    """
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def default_threads() -> int:
@@ -154,6 +163,12 @@ def _settings(
     if vad and backend_name == "whispercpp":
         notices.append(
             "voice activity detection is not available with whisper.cpp; decoded all audio."
+        )
+        vad = False
+    if vad and not vad_available():
+        notices.append(
+            "voice activity detection is not installed in this build (onnxruntime); "
+            "decoded all audio."
         )
         vad = False
     user_prompt = options.initial_prompt

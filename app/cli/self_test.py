@@ -28,6 +28,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def finetune_line() -> str:
+    """Whether this installation can fine-tune (informational: the test does not need it)."""
+    from retrain.finetune.availability import availability
+
+    state = availability()
+    if not state.available:
+        return f"fine-tuning: {state.reason}"
+    versions = ", ".join(f"{name} {version}" for name, version in state.versions.items())
+    return f"fine-tuning: available ({versions})"
+
+
 def run(args: argparse.Namespace) -> int:
     from engine import transcribe
     from engine.corpus import SELF_TEST_CLIP, reference_set
@@ -57,5 +68,6 @@ def run(args: argparse.Namespace) -> int:
         )
         for notice in info.notices:
             out.write(f"    note: {notice}\n")
+    out.write(f"  {finetune_line()}\n")
     out.write("self-test passed\n" if passed else "self-test FAILED\n")
     return 0 if passed else 1

@@ -16,6 +16,29 @@ from collections.abc import Sequence
 
 log = logging.getLogger("tiro.gui")
 
+# packaging/budgets.py times start-up to a visible window: with this variable set, the
+# app writes STARTUP_PROBE_MARK to stderr once the main window is exposed, then quits.
+STARTUP_PROBE_ENV = "TIRO_STARTUP_PROBE"
+STARTUP_PROBE_MARK = "tiro-startup-probe: window exposed"
+
+
+def _report_first_exposure(app, window) -> None:
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer(window)
+    timer.setInterval(1)
+
+    def check() -> None:
+        handle = window.windowHandle()
+        if handle is not None and handle.isExposed():
+            timer.stop()
+            sys.stderr.write(STARTUP_PROBE_MARK + "\n")
+            sys.stderr.flush()
+            app.quit()
+
+    timer.timeout.connect(check)
+    timer.start()
+
 
 def _install_exception_hook(window) -> None:
     """An unexpected error in a slot becomes one sentence in the window, not a crash."""
@@ -90,6 +113,8 @@ def run_app(argv: Sequence[str]) -> int:
         return 2
     app, window = create_window(argv)
     window.show()
+    if os.environ.get(STARTUP_PROBE_ENV):
+        _report_first_exposure(app, window)
     window.start_scheduler()  # the monitor and, if opted in, learning, in the background
     status = app.exec()
     window.shutdown()

@@ -568,12 +568,9 @@ def champion_spec(bundle: ModelBundle | None) -> ServingSpec:
     """How the current champion serves (``None``: the factory model)."""
     if bundle is None:
         return ServingSpec()
-    prompt = build_prompt(
-        bundle.lexicon,
-        None,
-        bundle.decoding.max_prompt_tokens or 223,
-        lexicon_prompt=bundle.decoding.prompt,
-    )
+    from engine.transcriber import serving_prompt
+
+    prompt = serving_prompt(bundle)  # exactly as a job served by the champion
     return ServingSpec(bundle if bundle.has_own_weights else None, prompt or None, bundle.rules)
 
 

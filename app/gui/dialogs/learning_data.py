@@ -40,6 +40,19 @@ REASON_TEXT = {  # the data contract's reasons (retrain.contract.REASONS), for p
 }
 
 
+def learning_scope_text() -> str:
+    """What learning can do in this installation (fine-tuning is an optional extra)."""
+    from retrain.finetune.availability import availability
+
+    state = availability()
+    if state.available:
+        return (
+            "Tiro learns your vocabulary and correction rules, and can fine-tune the "
+            "speech model on your corrections."
+        )
+    return state.reason[:1].upper() + state.reason[1:]
+
+
 def reason_text(reason: str) -> str:
     return REASON_TEXT.get(reason, reason.replace("_", " ").capitalize())
 
@@ -82,6 +95,10 @@ class LearningDataDialog(QDialog):
         self.status = QLabel("Loading…", self)
         self.status.setObjectName("learningStatus")
         self.status.setWordWrap(True)
+        self.scope = QLabel(learning_scope_text(), self)
+        self.scope.setObjectName("learningScope")
+        self.scope.setWordWrap(True)
+        self.scope.setStyleSheet("color: #9ca3af")
         self.toggle_button = QPushButton("Turn On Learning…", self)
         self.toggle_button.clicked.connect(self.consentToggleRequested)
         counts = QGroupBox("What Tiro has", self)
@@ -134,6 +151,7 @@ class LearningDataDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 16, 18, 14)
         layout.addLayout(top)
+        layout.addWidget(self.scope)
         layout.addWidget(counts)
         layout.addWidget(refused, 1)
         layout.addLayout(actions)

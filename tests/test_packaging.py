@@ -1,0 +1,235 @@
+"""The packaged build's rules, and Tiro working from an installed copy with no checkout around.
+
+The frozen build itself is made and checked by CI (``packaging/build.py``, then
+``packaging/check_bundle.py``); these tests run in the normal suite and catch, without
+PyInstaller:
+
+- a test-only or fine-tuning library that the build would not leave out (the rules are
+  compared with pyproject.toml's extras, so a new dev dependency must be added there);
+- a Qt plugin or native library the app needs that a drop rule would remove;
+- an import or a data file that only works because the checkout is on ``sys.path``:
+  Tiro is built into a wheel, installed into a fresh virtual environment that sees the
+  dependencies but *not* the development install (no editable finder, no checkout),
+  and every module of the installed distribution is imported with ``python -I`` from a
+  folder outside the repository; then ``tiro self-test`` runs from that install.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "packaging"))
+
+import bundle_rules  # noqa: E402
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+TOP_PACKAGES = ("app", "engine", "retrain")
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0]
+
+
+def _top_level_modules(distribution: str) -> set[str]:
+    """The import names a distribution provides (from its installed files)."""
+    dist = importlib.metadata.distribution(distribution)
+    names = set()
+    for file in dist.files or ():
+        first = file.parts[0]
+        if first.endswith((".dist-info", ".data")) or first in ("..", "bin"):
+            continue
+        name = first.removesuffix(".py").split(".")[0]
+        if name and not name.startswith("__") and not name.endswith(".libs"):
+            names.add(name)
+    return names
+
+
+@pytest.mark.parametrize("requirement", PYPROJECT["project"]["optional-dependencies"]["dev"])
+def test_every_dev_dependency_is_left_out_of_the_build(requirement: str) -> None:
+    modules = _top_level_modules(_requirement_name(requirement))
+    assert modules, requirement
+    excluded = set(bundle_rules.excluded_modules(finetune=False))
+    assert modules <= excluded, f"{requirement}: {sorted(modules - excluded)} would be bundled"
+    assert modules <= set(bundle_rules.excluded_modules(finetune=True))
+
+
+@pytest.mark.parametrize("requirement", PYPROJECT["project"]["optional-dependencies"]["finetune"])
+def test_the_finetune_extra_is_left_out_only_of_the_default_build(requirement: str) -> None:
+    modules = _top_level_modules(_requirement_name(requirement))
+    assert modules <= set(bundle_rules.excluded_modules(finetune=False))
+    assert not modules & set(bundle_rules.excluded_modules(finetune=True))
+
+
+def test_the_runtime_dependencies_are_not_excluded() -> None:
+    excluded = set(bundle_rules.excluded_modules(finetune=False))
+    for requirement in PYPROJECT["project"]["dependencies"]:
+        name = _requirement_name(requirement)
+        if name == "pyqtgraph":  # declared but imported nowhere (bundle_rules.UNUSED_MODULES)
+            continue
+        modules = _top_level_modules(name)
+        assert not modules & excluded, f"{requirement}: {sorted(modules & excluded)} excluded"
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "PySide6/Qt/plugins/platforms/libqxcb.so",
+        "PySide6/Qt/plugins/platforms/libqwayland.so",
+        "PySide6/Qt/plugins/platforms/libqoffscreen.so",
+        "PySide6/Qt/plugins/wayland-shell-integration/libxdg-shell.so",
+        "PySide6/Qt/plugins/wayland-graphics-integration-client/libqt-plugin-wayland-egl.so",
+        "PySide6/Qt/plugins/xcbglintegrations/libqxcb-glx-integration.so",
+        "PySide6/Qt/plugins/platforms/qwindows.dll",
+        "PySide6/Qt/plugins/platforms/libqcocoa.dylib",
+        "prepared-models/base/base-tiny.en-1a5afae0/weights/ct2/model.bin",
+        "engine/data/reference/jfk_inaugural_44k_stereo.flac",
+        "whisper_normalizer/normalizers/english.json",
+        "PySide6/Qt/plugins/platformthemes/libqxdgdesktopportal.so",
+        "libglib-2.0.so.0",
+        "libxkbcommon-x11.so.0",
+        "libportaudio.so.2",
+    ],
+)
+def test_what_the_app_needs_is_kept(destination: str) -> None:
+    assert not bundle_rules.is_dropped(destination)
+    assert not bundle_rules.is_dropped(destination.replace("/", "\\"))
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "PySide6/Qt/plugins/platforms/libqeglfs.so",
+        "PySide6\\Qt\\plugins\\platforms\\libqlinuxfb.so",
+        "PySide6/Qt/translations/qt_de.qm",
+        "faster_whisper/assets/silero_vad_v6.onnx",
+        "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+        "libcairo.so.2",
+        "libgtk-3.so.0",
+    ],
+)
+def test_what_the_app_never_uses_is_dropped(destination: str) -> None:
+    assert bundle_rules.is_dropped(destination)
+
+
+# --------------------------------------------------------------------- installed copy
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with Tiro installed from a wheel; it sees the dependencies, not the checkout.
+
+    The development venv's site-packages is added through a ``.pth`` line: its packages
+    import, but its own ``.pth`` files (the editable install's finder, which maps
+    ``app``/``engine``/``retrain`` to the checkout) are not processed.
+    """
+    scratch = tmp_path_factory.mktemp("installed")
+    wheels = scratch / "wheels"
+    # Build with this venv's setuptools when it has one (no download); else pip's isolated
+    # build fetches it from the package index, as any install from source would.
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q",
+         "-w", str(wheels), str(ROOT)],
+        check=True, cwd=scratch, timeout=300,
+    )  # fmt: skip
+    env_dir = scratch / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120
+    )
+    python = env_dir / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+    )  # fmt: skip
+    (site / "dev-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (wheel,) = wheels.glob("tiro-*.whl")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
+         str(wheel)],
+        check=True, timeout=300,
+    )  # fmt: skip
+    return python
+
+
+def _installed_modules(python: Path) -> list[str]:
+    code = (
+        "import json, pkgutil, importlib\n"
+        f"names = []\nfor top in {TOP_PACKAGES!r}:\n"
+        "    pkg = importlib.import_module(top)\n"
+        "    names.append(top)\n"
+        "    names += [m.name for m in pkgutil.walk_packages(pkg.__path__, top + '.')]\n"
+        "print(json.dumps(names))\n"
+    )
+    out = subprocess.run(
+        [str(python), "-I", "-c", code], check=True, capture_output=True, text=True, cwd="/"
+    )
+    return json.loads(out.stdout)
+
+
+def test_every_module_imports_from_the_installed_copy_alone(installed: Path, tmp_path) -> None:
+    modules = _installed_modules(installed)
+    assert {"app.cli", "engine.transcriber", "retrain.store", "app.gui"} <= set(modules)
+    code = (
+        "import importlib, json, sys\n"
+        "modules = json.loads(sys.argv[1])\n"
+        "failed, where = {}, {}\n"
+        "for name in modules:\n"
+        "    try:\n"
+        "        where[name] = importlib.import_module(name).__file__\n"
+        "    except Exception as exc:\n"
+        "        failed[name] = f'{type(exc).__name__}: {exc}'\n"
+        "print(json.dumps({'failed': failed, 'where': where}))\n"
+    )
+    out = subprocess.run(
+        [str(installed), "-I", "-c", code, json.dumps(modules)],
+        check=True, capture_output=True, text=True, cwd=tmp_path, timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"},
+    )  # fmt: skip
+    result = json.loads(out.stdout)
+    assert result["failed"] == {}
+    outside = {n: f for n, f in result["where"].items() if Path(f).is_relative_to(ROOT)}
+    assert outside == {}, "imported from the checkout, not the installed copy"
+
+
+def test_the_installed_copy_passes_its_self_test(installed: Path, tmp_path) -> None:
+    home = tmp_path / "home"
+    out = subprocess.run(
+        [str(installed), "-I", "-c", "import sys; from app.cli import main; sys.exit(main())",
+         "self-test", "--backend", "ctranslate2"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(home), "TIRO_HOME": str(home / "tiro")},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "self-test passed" in out.stdout
+
+
+def test_without_the_finetune_extra_the_app_says_so_and_keeps_tier_one_learning() -> None:
+    """The Learning Data window's line, as a build without torch/transformers shows it.
+
+    ``TIRO_DISABLE_FINETUNE`` makes ``availability()`` answer as if the libraries were
+    missing (retrain.finetune.availability); run in a subprocess so its cache is fresh.
+    """
+    code = (
+        "from app.gui.dialogs.learning_data import learning_scope_text\n"
+        "print(learning_scope_text())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "TIRO_DISABLE_FINETUNE": "1", "QT_QPA_PLATFORM": "offscreen"},
+        cwd=ROOT,
+    )  # fmt: skip
+    assert out.stdout.startswith("Fine-tuning is not available in this installation")
+    assert "keeps learning your vocabulary and correction rules" in out.stdout
