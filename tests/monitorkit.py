@@ -126,8 +126,10 @@ def add_training_run(
     champion_wer: float = 0.2,
     candidate_wer: float = 0.1,
     reasons: tuple[str, ...] = ("held-out WER improves",),
+    cost: dict | None = None,
 ) -> int:
     report = {
+        **(cost or {}),
         "gate": {"decision": status, "reasons": list(reasons)},
         "promoted_candidate": "rules" if status == "promoted" else None,
         "candidates": {

@@ -88,6 +88,14 @@ def render_text(report: MonitorReport) -> str:
         f"{_num(p.baseline_rtf, 3)} baseline; peak memory {_num(p.recent_peak_mb, 0)} MB vs "
         f"{_num(p.baseline_peak_mb, 0)} MB"
     )
+    t = report.training_performance
+    if t.runs:
+        last = t.runs[-1]
+        out.append(
+            f"Training cost ({len(t.runs)} runs): last {_num(last.seconds_per_example, 2)} s per "
+            f"example vs {_num(t.baseline_seconds_per_example, 2)} baseline; peak memory "
+            f"{_num(last.peak_rss_mb, 0)} MB vs {_num(t.baseline_peak_rss_mb, 0)} MB"
+        )
     q = report.data_quality
     rejections = ", ".join(f"{k} {v}" for k, v in sorted(q.rejections.items())) or "none"
     out.append(
@@ -324,6 +332,12 @@ def render_html(report: MonitorReport, history: Sequence[MonitorReport] = ()) ->
                     "peak MB recent / baseline",
                     f"{_num(p.recent_peak_mb, 0)} / {_num(p.baseline_peak_mb, 0)}",
                 ),
+                ("training runs", len(report.training_performance.runs)),
+                (
+                    "training s per example last / baseline",
+                    f"{_num(_last_cost(report, 'seconds_per_example'), 2)} / "
+                    f"{_num(report.training_performance.baseline_seconds_per_example, 2)}",
+                ),
             ],
         )
     )
@@ -357,3 +371,8 @@ def render_html(report: MonitorReport, history: Sequence[MonitorReport] = ()) ->
 
 def _style() -> str:
     return _STYLE
+
+
+def _last_cost(report: MonitorReport, attr: str) -> float | None:
+    runs = report.training_performance.runs
+    return getattr(runs[-1], attr) if runs else None

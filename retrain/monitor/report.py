@@ -93,6 +93,31 @@ class PerformanceSummary:
 
 
 @dataclass(frozen=True)
+class TrainingCost:
+    """One finished training run's wall time and peak memory (from its stored report)."""
+
+    run_id: int
+    started_at: str
+    examples: int
+    seconds: float
+    seconds_per_example: float | None = None
+    peak_rss_mb: float | None = None
+    finetune_seconds: float | None = None
+    finetune_peak_rss_mb: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainingPerformance:
+    """Training speed and memory: every finished run, the newest against a baseline."""
+
+    runs: tuple[TrainingCost, ...] = ()
+    baseline_seconds_per_example: float | None = None
+    baseline_peak_rss_mb: float | None = None
+    baseline_finetune_peak_rss_mb: float | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DataQuality:
     """The data contract's output: examples and rejections per reason."""
 
@@ -232,6 +257,7 @@ class MonitorReport:
     drift: tuple[DriftResult, ...] = ()
     health: HealthSummary = field(default_factory=HealthSummary)
     performance: PerformanceSummary = field(default_factory=PerformanceSummary)
+    training_performance: TrainingPerformance = field(default_factory=TrainingPerformance)
     data_quality: DataQuality = field(default_factory=DataQuality)
     staleness: Staleness = field(default_factory=Staleness)
     staleness_series: tuple[StalenessPoint, ...] = ()

@@ -29,6 +29,7 @@ from retrain.monitor.telemetry import (
     transcription_runs,
 )
 from retrain.monitor.training import last_training, offline_online
+from retrain.monitor.training_cost import training_performance
 from retrain.registry import FACTORY, PREVIOUS, Registry
 from retrain.store import Store
 
@@ -176,6 +177,8 @@ def run_monitor(
     performance_summary = performance(transcription_runs(store), config.health)
     flags.extend(health_summary.flags)
     flags.extend(performance_summary.flags)
+    training_cost = training_performance(runs)
+    flags.extend(training_cost.flags)
 
     version_rates = edit_rates_by_version(reviewed)
     report = MonitorReport(
@@ -194,6 +197,7 @@ def run_monitor(
         drift=drift,
         health=health_summary,
         performance=performance_summary,
+        training_performance=training_cost,
         data_quality=DataQuality(
             candidates=contract.candidates,
             examples=len(contract.examples),
