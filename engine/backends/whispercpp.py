@@ -281,6 +281,11 @@ class WhisperCppBackend:
             except BaseException as exc:  # handed to the consuming thread
                 out.put(exc)
             finally:
+                # Callbacks are cleared here, once whisper.cpp can no longer call them.
+                pw.clear_abort_callback(params)
+                pw.clear_encoder_begin_callback(params)
+                if progress is not None:
+                    pw.clear_progress_callback(params)
                 out.put(done)
 
         worker = threading.Thread(target=work, name="whispercpp-decode", daemon=True)
@@ -302,11 +307,10 @@ class WhisperCppBackend:
                 progress(1.0)
         finally:
             stop.set()
-            worker.join()
-            pw.clear_abort_callback(params)
-            pw.clear_encoder_begin_callback(params)
-            if progress is not None:
-                pw.clear_progress_callback(params)
+            # whisper.cpp sees the stop at its next abort check; a cancelled job does not wait
+            # for the native call to unwind (the model's lock keeps the next job waiting until
+            # it has, and nothing of the cancelled job is written anywhere).
+            worker.join(timeout=None if cancel is None or not cancel.is_set() else 0.25)
 
     def _segment(self, ctx: Any, index: int, duration: float) -> Segment:
         import _pywhispercpp as pw

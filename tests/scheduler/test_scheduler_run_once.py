@@ -18,6 +18,7 @@ from usersim import simulate_user
 
 from app.cli import main
 from engine.corpus import read_manifest
+from retrain.finetune.availability import DISABLE_ENV
 from retrain.registry import FACTORY, Registry
 from retrain.scheduler import job_history
 from retrain.store import Store
@@ -44,7 +45,11 @@ def corrected_store_home(
 
 
 @pytest.fixture
-def user_home(corrected_store_home: Path, tiro_home: Path, child_path: None) -> Path:
+def user_home(corrected_store_home: Path, tiro_home: Path, child_path: None, monkeypatch) -> Path:
+    # The scheduler's round is under test here, not fine-tuning: the pipeline process runs
+    # its tier-1 candidates only (tests/retrain/test_pipeline_finetune.py runs fine-tuning
+    # in the pipeline). The variable reaches the pipeline's own process through its env.
+    monkeypatch.setenv(DISABLE_ENV, "1")
     for child in corrected_store_home.iterdir():
         target = tiro_home / child.name
         if child.is_dir():
