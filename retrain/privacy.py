@@ -441,6 +441,15 @@ def _remove_cached(doomed: _Doomed) -> int:
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
+    # The learning pipeline's decode cache is keyed by a digest of the clip's content, not
+    # by the recording: it may hold the deleted recording's text under any name, so all of
+    # it goes (it is only a cache; the next learning run decodes again).
+    decodes = root / "decodes"
+    if doomed.recording_ids and decodes.is_dir():
+        for path in decodes.glob("*.json"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
     if doomed.sha256s:
         for path in list(root.rglob("*")):
             if any(sha in path.name for sha in doomed.sha256s):

@@ -30,12 +30,32 @@ def corrected_home(tmp_path_factory, user_sim_corpus: Path, prepared_models_dir:
     return home
 
 
+@pytest.fixture(scope="session")
+def shared_decodes(tmp_path_factory) -> Path:
+    """One pipeline decode cache for the session's tests.
+
+    The pipeline caches each decode under a key of the decoder's weights, the clip's content
+    and the prompt (``retrain.pipeline.decode.CachedDecoder``), so a decode is valid in any
+    home; sharing it spares every test re-decoding the same 40 clips.
+    """
+    return tmp_path_factory.mktemp("shared-decodes")
+
+
+def share_decodes(home: Path, decodes: Path) -> None:
+    target = home / "cache" / "decodes"
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(decodes, target_is_directory=True)
+
+
 @pytest.fixture
-def user_home(corrected_home: Path, tiro_home: Path) -> Path:
+def user_home(corrected_home: Path, tiro_home: Path, shared_decodes: Path) -> Path:
     for child in corrected_home.iterdir():
         target = tiro_home / child.name
         if child.is_dir():
             shutil.copytree(child, target, dirs_exist_ok=True)
         else:
             shutil.copy2(child, target)
+    share_decodes(tiro_home, shared_decodes)
     return tiro_home

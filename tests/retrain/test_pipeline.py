@@ -99,7 +99,11 @@ def test_deleting_training_data_retires_the_model_at_the_next_run(user_home: Pat
         recording = store.read(
             lambda c: c.execute("SELECT MIN(recording_id) FROM training_examples").fetchone()
         )[0]
+        decodes = user_home / "cache" / "decodes"
+        assert any(decodes.glob("*.json")), "the first run cached its decodes"
         store.delete_recordings([recording]).result()
+        # the decode cache may hold the deleted recording's text under any name: all gone
+        assert not any(decodes.glob("*.json"))
         registry = Registry(store)
         assert registry.version(first.champion_after).trained_on_deleted_data
         second = run_pipeline(store, SMALL)
