@@ -7,7 +7,9 @@ user opts in to learning and the snippets are captured.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
 from engine.corpus import CorpusItem
 from retrain.importer import import_file
@@ -43,3 +45,11 @@ def simulate_user(store: Store, items: Sequence[CorpusItem]) -> list[int]:
     store.set_consent(True, CONSENT_TEXT_VERSION).result()
     store.capture_snippets().result()
     return ids
+
+
+def share_decodes(home: Path, decodes: Path) -> None:
+    target = home / "cache" / "decodes"
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(decodes, target_is_directory=True)

@@ -114,6 +114,13 @@ def test_deleting_training_data_retires_the_model_at_the_next_run(user_home: Pat
         assert second.champion_before == FACTORY
         assert registry.champion() in (FACTORY, second.champion_after)
         assert second.champion_after != first.champion_after
+        path = store.path
+    # after two runs, a retirement and a privacy delete, the database is intact
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        conn.close()
 
 
 def test_too_little_data_is_insufficient_evidence_and_changes_nothing(user_home: Path) -> None:
@@ -134,14 +141,3 @@ def test_too_little_data_is_insufficient_evidence_and_changes_nothing(user_home:
             ).fetchone()
         )
         assert status == ("insufficient evidence",)
-
-
-def test_integrity_after_runs(user_home: Path) -> None:
-    with Store.open(auto_snippets=False) as store:
-        run_pipeline(store, SMALL)
-        path = store.path
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    finally:
-        conn.close()

@@ -14,48 +14,30 @@ import shutil
 from pathlib import Path
 
 import pytest
-from usersim import simulate_user
+from usersim import share_decodes
 
 from app.cli import main
-from engine.corpus import read_manifest
 from retrain.finetune.availability import DISABLE_ENV
 from retrain.registry import FACTORY, Registry
 from retrain.scheduler import job_history
 from retrain.store import Store
 
 
-@pytest.fixture(scope="session")
-def corrected_store_home(
-    tmp_path_factory, user_sim_corpus: Path, prepared_models_dir: Path
-) -> Path:
-    from engine.digests import CACHE_FILE
-    from engine.prepare import PREPARED_ENV
-
-    home = tmp_path_factory.mktemp("scheduler-usersim-home")
-    (home / "cache").mkdir()
-    digests = prepared_models_dir.parent / f"{prepared_models_dir.name}.digests.json"
-    (home / "cache" / CACHE_FILE).write_bytes(digests.read_bytes())
-    items = [i for i in read_manifest(user_sim_corpus) if i.split == "train"]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TIRO_HOME", str(home))
-        patch.setenv(PREPARED_ENV, str(prepared_models_dir))
-        with Store.open(auto_snippets=False) as store:
-            simulate_user(store, items)
-    return home
-
-
 @pytest.fixture
-def user_home(corrected_store_home: Path, tiro_home: Path, child_path: None, monkeypatch) -> Path:
+def user_home(
+    corrected_home: Path, shared_decodes: Path, tiro_home: Path, child_path: None, monkeypatch
+) -> Path:
     # The scheduler's round is under test here, not fine-tuning: the pipeline process runs
     # its tier-1 candidates only (tests/retrain/test_pipeline_finetune.py runs fine-tuning
     # in the pipeline). The variable reaches the pipeline's own process through its env.
     monkeypatch.setenv(DISABLE_ENV, "1")
-    for child in corrected_store_home.iterdir():
+    for child in corrected_home.iterdir():
         target = tiro_home / child.name
         if child.is_dir():
             shutil.copytree(child, target, dirs_exist_ok=True)
         else:
             shutil.copy2(child, target)
+    share_decodes(tiro_home, shared_decodes)
     return tiro_home
 
 
