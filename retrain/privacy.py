@@ -444,7 +444,9 @@ def _remove_cached(doomed: _Doomed) -> int:
     # The learning pipeline's decode cache is keyed by a digest of the clip's content, not
     # by the recording: it may hold the deleted recording's text under any name, so all of
     # it goes (it is only a cache; the next learning run decodes again).
-    decodes = root / "decodes"
+    from retrain.pipeline.decode import decode_cache_dir
+
+    decodes = decode_cache_dir()
     if doomed.recording_ids and decodes.is_dir():
         for path in decodes.glob("*.json"):
             with contextlib.suppress(FileNotFoundError):

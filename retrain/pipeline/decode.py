@@ -27,10 +27,17 @@ import numpy as np
 
 from engine.backends.base import MAX_PROMPT_TOKENS
 from engine.bundle import CorrectionRule, DecodingDefaults, ModelBundle
+from engine.paths import cache_dir
 from engine.personalize import apply_rules as apply_segment_rules
 from engine.types import Segment, TranscribeOptions
 
 SAMPLE_RATE = 16000
+
+
+def decode_cache_dir() -> Path:
+    """Where ``CachedDecoder`` keeps the pipeline's decodes (named by content digest, so a
+    privacy delete empties it whole)."""
+    return cache_dir() / "decodes"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,13 +36,20 @@ from typing import Any, Protocol
 
 from engine.bundle import DecodingDefaults, LexiconTerm, ModelBundle
 from engine.corpus import reference_set
-from engine.paths import cache_dir, models_dir
+from engine.paths import models_dir
 from retrain.contract import ContractResult, build_examples
 from retrain.errors import RetrainError
 from retrain.finetune.config import FinetuneConfig
 from retrain.finetune.errors import FinetuneError, TrainingCancelled
 from retrain.pipeline.cost import CostMeasurement, ServingSpec, measure_rtf
-from retrain.pipeline.decode import CachedDecoder, Clip, EngineDecoder, clip_for, with_rules
+from retrain.pipeline.decode import (
+    CachedDecoder,
+    Clip,
+    EngineDecoder,
+    clip_for,
+    decode_cache_dir,
+    with_rules,
+)
 from retrain.pipeline.evaluate import Served, build_evidence
 from retrain.pipeline.gate import (
     DecodingCost,
@@ -845,7 +852,7 @@ def run_pipeline(
     try:
         with memoized_encoder():
             if decoder is None:
-                cache = cache_dir() / "decodes" if config.decode_cache else None
+                cache = decode_cache_dir() if config.decode_cache else None
                 decoder = CachedDecoder(EngineDecoder(), cache)
             if not snap.consent_enabled:
                 return finish(
