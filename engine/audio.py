@@ -327,6 +327,28 @@ def iter_pcm(path: str | Path, block_seconds: float = 30.0) -> Iterator[np.ndarr
         decoder.close()
 
 
+#: What ``loudness_dbfs`` reports for digital silence (all samples zero).
+SILENCE_DBFS = -120.0
+
+
+def loudness_dbfs(path: str | Path) -> float:
+    """The file's mean loudness: RMS of the 16 kHz mono signal the model hears, in dBFS.
+
+    Streams the file (bounded memory). Digital silence gives ``SILENCE_DBFS``. Raises
+    ``AudioDecodeError`` like ``iter_pcm``. The monitor compares it across recordings to
+    see the input drift (quieter microphones, a new room).
+    """
+    squares = 0.0
+    samples = 0
+    for block in iter_pcm(path):
+        squares += float(np.dot(block.astype(np.float64), block.astype(np.float64)))
+        samples += len(block)
+    mean = squares / samples
+    if mean <= 10 ** (SILENCE_DBFS / 10):
+        return SILENCE_DBFS
+    return float(10 * np.log10(mean))
+
+
 def decode(path: str | Path) -> np.ndarray:
     """The whole file as one 16 kHz mono float32 array (for short files and tests)."""
     blocks = list(iter_pcm(path, block_seconds=60.0))

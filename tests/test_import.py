@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from engine.audio import loudness_dbfs
 from engine.corpus import read_manifest
 from engine.scoring import corpus_wer
 from retrain.store import Store
@@ -35,6 +36,8 @@ def test_import_transcribes_each_file_into_the_store(tiro_home, capsys, clips):
             assert view.segments and all(s.words for s in view.segments)
             assert all(0.0 <= w.probability <= 1.0 for s in view.segments for w in s.words)
             assert view.transcript.model_version and view.transcript.backend
+            # the monitor's input-drift check compares recordings' loudness
+            assert view.recording.loudness_dbfs == pytest.approx(loudness_dbfs(clip.path))
             hypotheses.append(" ".join(s.text for s in view.segments))
         assert corpus_wer([c.text for c in clips], hypotheses) < 0.35
         runs = store.read(

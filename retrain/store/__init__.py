@@ -15,6 +15,7 @@ at once (the caller never waits on disk; callbacks run on the writer thread)::
 
     add_recording(path, *, sha256, media=None, size_bytes=None, loudness_dbfs=None,
                   owned=False) -> Future[int]
+    set_recording_loudness(recording_id, dbfs) -> Future[None]   # engine.audio.loudness_dbfs
     create_transcript(recording_id, model_version, backend, options=None, *, language=None,
                       status="queued") -> Future[int]
     set_transcript_status(transcript_id, status, error=None, *, model_version=None,

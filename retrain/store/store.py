@@ -207,6 +207,10 @@ class Store:
             )
         )
 
+    def set_recording_loudness(self, recording_id: int, dbfs: float) -> Future[None]:
+        """Record a recording's mean loudness (``engine.audio.loudness_dbfs``) for the monitor."""
+        return self.write(lambda conn: writes.set_recording_loudness(conn, recording_id, dbfs))
+
     def create_transcript(
         self,
         recording_id: int,

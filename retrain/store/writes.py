@@ -62,6 +62,10 @@ def add_recording(
     return int(cursor.lastrowid)
 
 
+def set_recording_loudness(conn: sqlite3.Connection, recording_id: int, dbfs: float) -> None:
+    conn.execute("UPDATE recordings SET loudness_dbfs = ? WHERE id = ?", (dbfs, recording_id))
+
+
 def options_json(options: TranscribeOptions | Mapping[str, Any] | None) -> str:
     if options is None:
         data: dict[str, Any] = {}

@@ -214,6 +214,18 @@ def test_encode_flac_round_trips_and_is_atomic(tmp_path: Path, jfk: Path) -> Non
     assert [p.name for p in tmp_path.iterdir()] == ["snippet.flac"]  # no temporary left
 
 
+def test_loudness_is_the_rms_of_what_the_model_hears(tmp_path: Path, jfk: Path) -> None:
+    samples = audio.decode(jfk)
+    expected = 10 * np.log10(np.mean(samples.astype(np.float64) ** 2))
+    measured = audio.loudness_dbfs(jfk)
+    assert measured == pytest.approx(expected, abs=0.01)
+    assert -40 < measured < -10  # a speech recording, not silence and not clipping
+    quieter = audio.encode_flac(samples * 0.1, tmp_path / "quieter.flac")
+    assert audio.loudness_dbfs(quieter) == pytest.approx(measured - 20.0, abs=0.1)
+    silence = audio.encode_flac(np.zeros(2 * SR, np.float32), tmp_path / "silence.flac")
+    assert audio.loudness_dbfs(silence) == audio.SILENCE_DBFS
+
+
 def test_encode_flac_into_a_missing_folder_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         audio.encode_flac(np.zeros(SR, np.float32), tmp_path / "nope" / "x.flac")
