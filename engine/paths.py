@@ -12,6 +12,7 @@ Layout::
         snippets/        learning audio, only while the user has opted in
         logs/            log files
         cache/           anything that can be thrown away
+        locks/           lock files other Tiro processes look at (e.g. "transcribing")
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def logs_dir() -> Path:
 
 def cache_dir() -> Path:
     return _subdir("cache")
+
+
+def locks_dir() -> Path:
+    return _subdir("locks")
 
 
 def database_path() -> Path:

@@ -23,12 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from retrain.importer import import_file
+    from retrain.scheduler.busy import BusySignal
 
     missing = [f for f in args.files if not f.is_file()]
     if missing:
         raise CliError(f"no such file: {missing[0]}; check the path.")
     failed = 0
-    with open_store() as store:
+    # held while transcribing: no learning run (app or ``tiro scheduler``) starts meanwhile
+    with open_store() as store, BusySignal().hold("transcription"):
         for path in args.files:
             try:
                 result = import_file(store, path)

@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from engine import audio, transcribe
     from engine.export import export, render
     from engine.types import TranscribeOptions
+    from retrain.scheduler.busy import BusySignal
 
     files = [Path(f) for f in args.files]
     for f in files:  # every input is checked before any work starts
@@ -124,24 +125,26 @@ def run(args: argparse.Namespace) -> int:
     options = TranscribeOptions(
         backend=args.backend, initial_prompt=args.prompt, threads=args.threads
     )
-    for path, target in zip(files, targets, strict=True):
-        bar = ProgressBar(sys.stderr, path.name, enabled=not args.quiet)
-        segments, info = transcribe(path, options, progress=bar.update)
-        if not args.quiet:
-            for notice in info.notices:
-                sys.stderr.write(f"tiro: note: {notice}\n")
-        try:
-            if target is None and args.format != "json":
-                _stream_to_stdout(args.format, segments)
-            else:
-                collected = list(segments)
-                if target is None:
-                    sys.stdout.write(render(args.format, collected, info))
+    # held while transcribing: no learning run (app or ``tiro scheduler``) starts meanwhile
+    with BusySignal().hold("transcription"):
+        for path, target in zip(files, targets, strict=True):
+            bar = ProgressBar(sys.stderr, path.name, enabled=not args.quiet)
+            segments, info = transcribe(path, options, progress=bar.update)
+            if not args.quiet:
+                for notice in info.notices:
+                    sys.stderr.write(f"tiro: note: {notice}\n")
+            try:
+                if target is None and args.format != "json":
+                    _stream_to_stdout(args.format, segments)
                 else:
-                    export(args.format, collected, info, target)
-        finally:
-            bar.finish()
-        sys.stdout.flush()
+                    collected = list(segments)
+                    if target is None:
+                        sys.stdout.write(render(args.format, collected, info))
+                    else:
+                        export(args.format, collected, info, target)
+            finally:
+                bar.finish()
+            sys.stdout.flush()
     return 0
 
 

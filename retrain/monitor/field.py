@@ -3,13 +3,17 @@
 The field edit rate is the word-level WER between the model's text for a reviewed
 segment and the text the person kept (both normalized as in ``engine.scoring``), summed
 over segments: total word edits / total kept words. Segments the person inserted count
-as all-deleted (the model missed the speech); segments they deleted are gone from the
-store and are not counted.
+as all-deleted (the model missed the speech). Model segments the person deleted (e.g. a
+hallucination over silence) count too (``telemetry.deleted_segments``, read from the edit
+log): every model word is an insertion, an error, with no kept words, attributed to the
+version that produced the segment and to the week of the delete. Undone deletes and
+merges (which keep the text) are not deletions.
 
 Calibration: each hypothesis word with a probability is marked *kept* when it is part
 of the longest matching blocks between the normalized hypothesis words and the
 normalized kept words (difflib), else *edited*; the edit rate per probability bucket
-shows whether low confidence means more edits.
+shows whether low confidence means more edits. A deleted segment's words (the log keeps
+them with their probabilities) are all edited.
 """
 
 from __future__ import annotations

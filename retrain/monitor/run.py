@@ -23,6 +23,8 @@ from retrain.monitor.report import DataQuality, MonitorEvent, MonitorReport, Ver
 from retrain.monitor.staleness import staleness, staleness_series
 from retrain.monitor.telemetry import (
     asr_outputs,
+    deleted_segments,
+    field_segments,
     now_text,
     reviewed_segments,
     training_runs,
@@ -180,18 +182,20 @@ def run_monitor(
     training_cost = training_performance(runs)
     flags.extend(training_cost.flags)
 
-    version_rates = edit_rates_by_version(reviewed)
+    # the field edit rate and calibration also count model segments the person deleted
+    field_use = field_segments(reviewed, deleted_segments(store))
+    version_rates = edit_rates_by_version(field_use)
     report = MonitorReport(
         created_at=created_at,
         champion_version=champion,
         champion_kind="base" if champion == FACTORY else "personal",
         previous_version=registry.alias(PREVIOUS),
-        edit_rates=edit_rates_by_week(reviewed),
+        edit_rates=edit_rates_by_week(field_use),
         version_rates=version_rates,
         headline=headline(champion, version_rates, flags),
-        calibration=calibration(reviewed),
+        calibration=calibration(field_use),
         calibration_by_version={
-            v.version: calibration([s for s in reviewed if s.version == v.version])
+            v.version: calibration([s for s in field_use if s.version == v.version])
             for v in version_rates
         },
         drift=drift,
@@ -210,7 +214,7 @@ def run_monitor(
         ),
         staleness_series=staleness_series(versions, runs_by_id, first_transcript, reviewed),
         last_training=last_training(runs),
-        offline_online=offline_online(runs, versions, reviewed),
+        offline_online=offline_online(runs, versions, field_use),
         canary=canary,
         dependencies=dependencies,
         flags=tuple(flags),

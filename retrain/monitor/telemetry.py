@@ -1,4 +1,5 @@
-"""What the monitor reads from the store: reviewed segments, ASR output, runs, versions.
+"""What the monitor reads from the store: reviewed and deleted segments, ASR output, runs,
+versions.
 
 Model versions are named as the registry names them: a personalized version by its id,
 every base-model version (``transcripts.model_version`` such as ``base-tiny.en-…``) as
@@ -20,7 +21,7 @@ import jiwer
 from engine.scoring import ErrorCounts, normalize
 from engine.types import Word
 from retrain.registry import FACTORY
-from retrain.store import Store
+from retrain.store import Store, history
 from retrain.store import words as word_codec
 
 
@@ -69,7 +70,11 @@ def week_of(ts: str | None) -> str:
 
 @dataclass(frozen=True)
 class ReviewedSegment:
-    """One reviewed segment: the model's text for its span and the text the person kept."""
+    """One reviewed segment: the model's text for its span and the text the person kept.
+
+    A segment the person deleted (``deleted``) kept nothing: ``final`` is empty, so every
+    model word is an insertion (an error), and ``reviewed_at`` is when it was deleted.
+    """
 
     segment_id: int
     transcript_id: int
@@ -81,6 +86,7 @@ class ReviewedSegment:
     words_json: str | None = field(repr=False)
     reviewed_at: str
     transcribed_at: str
+    deleted: bool = False
 
     @cached_property
     def counts(self) -> ErrorCounts:
@@ -179,6 +185,111 @@ def reviewed_segments(store: Store) -> list[ReviewedSegment]:
         ]
 
     return store.read(query)
+
+
+# Log entries that delete segments: ``delete`` edits, and "replace all" batches holding one
+# (their payload is compact JSON, so a delete among the batch's edits reads as below).
+_DELETE_ENTRIES_SQL = """
+SELECT e.id, e.transcript_id, e.kind, e.payload_json, e.created_at, t.recording_id,
+       t.model_version, t.created_at
+FROM edits AS e
+JOIN transcripts AS t ON t.id = e.transcript_id
+WHERE e.kind = 'delete' OR (e.kind = 'batch' AND instr(e.payload_json, '"kind":"delete"') > 0)
+ORDER BY e.id
+"""
+
+
+def _deleted_ids(kind: str, op: dict[str, Any]) -> list[int]:
+    """The segments a ``delete`` edit or a batch's ``delete`` edits named (not the second
+    segment of a merge, which the log also records as a removed row)."""
+    if kind == "delete":
+        return [int(op["segment_id"])]
+    return [int(e["segment_id"]) for e in op.get("edits", ()) if e.get("kind") == "delete"]
+
+
+def _in_effect(conn: sqlite3.Connection, transcript_id: int) -> tuple[set[int], dict[int, str]]:
+    """Edits of a transcript in effect now (undone ones are not), and when each was last
+    redone."""
+    stacks = history.load(conn, transcript_id)
+    redone = dict(
+        conn.execute(
+            "SELECT target_edit_id, max(created_at) FROM edits "
+            "WHERE transcript_id = ? AND kind = ? GROUP BY target_edit_id",
+            (transcript_id, history.REDO),
+        ).fetchall()
+    )
+    return set(stacks.undo), redone
+
+
+def deleted_segments(store: Store) -> list[ReviewedSegment]:
+    """Model segments the person deleted (and did not undo), oldest delete first.
+
+    Read from the edit log: a delete records the row's whole ``before`` state, whose
+    hypothesis (``hyp_text``/``hyp_words_json``, else its immutable ASR segment's text and
+    words) is what the model said there. Segments the person typed (``origin`` insert)
+    had no model text and are left out, as are merges (no ``delete`` edit) and deletes
+    that were undone (not in effect in the log's undo history).
+    """
+
+    def query(conn: sqlite3.Connection) -> list[ReviewedSegment]:
+        personal = personal_versions(conn)
+        entries = conn.execute(_DELETE_ENTRIES_SQL).fetchall()
+        effects: dict[int, tuple[set[int], dict[int, str]]] = {}
+        out: list[ReviewedSegment] = []
+        for edit_id, transcript_id, kind, payload_json, created_at, rec, t_version, t_at in entries:
+            if transcript_id not in effects:
+                effects[transcript_id] = _in_effect(conn, transcript_id)
+            in_effect, redone = effects[transcript_id]
+            if edit_id not in in_effect:
+                continue
+            payload = json.loads(payload_json)
+            removed = {c["id"]: c["before"] for c in payload["changes"] if c["after"] is None}
+            for segment_id in _deleted_ids(kind, payload["op"]):
+                before = removed.get(segment_id)
+                if before is None or before.get("origin") == "insert":
+                    continue
+                if conn.execute("SELECT 1 FROM segments WHERE id = ?", (segment_id,)).fetchone():
+                    continue  # back in the transcript: not deleted
+                asr = None
+                if before.get("asr_segment_id") is not None:
+                    asr = conn.execute(
+                        "SELECT text, words_json, model_version FROM asr_segments WHERE id = ?",
+                        (before["asr_segment_id"],),
+                    ).fetchone()
+                hypothesis = before.get("hyp_text")
+                if hypothesis is None and asr is not None:
+                    hypothesis = asr[0]
+                if hypothesis is None:
+                    continue
+                raw_version = asr[2] if asr is not None else t_version
+                out.append(
+                    ReviewedSegment(
+                        segment_id=segment_id,
+                        transcript_id=transcript_id,
+                        recording_id=rec,
+                        version=version_name(raw_version, personal),
+                        raw_version=raw_version,
+                        hypothesis=hypothesis,
+                        final="",
+                        words_json=before.get("hyp_words_json")
+                        or (asr[1] if asr is not None else None),
+                        reviewed_at=redone.get(edit_id, created_at),
+                        transcribed_at=t_at,
+                        deleted=True,
+                    )
+                )
+        out.sort(key=lambda s: (s.reviewed_at, s.segment_id))
+        return out
+
+    return store.read(query)
+
+
+def field_segments(
+    reviewed: list[ReviewedSegment], deleted: list[ReviewedSegment]
+) -> list[ReviewedSegment]:
+    """What the field edit rate counts: reviewed segments and deleted model segments, in
+    the order they were reviewed or deleted."""
+    return sorted(reviewed + deleted, key=lambda s: (s.reviewed_at or "", s.segment_id))
 
 
 _ASR_SQL = """

@@ -7,7 +7,9 @@ Public interface:
   ``BackgroundScheduler`` (``start``, ``stop``, ``retrain_now``, ``monitor_now``).
 - ``run_once(store, *, opted_in_only=True, cancel=None, ...) -> RoundResult``: one round
   headless (``tiro scheduler run-once``).
-- ``BusySignal``: the app holds it while it transcribes; the pipeline never starts then.
+- ``BusySignal``: held while Tiro transcribes (the app, ``tiro import``, ``tiro transcribe``);
+  seen across processes through lock files under ``TIRO_HOME/locks``; the pipeline never
+  starts then.
 - ``run_pipeline_job(store, config, cancel=)``: one learning run in an isolated, niced
   process (crash -> ``failed``, hang -> ``timed_out``, quit -> ``cancelled``).
 - ``job_history(store, limit)``: ``job_runs`` (start, end, outcome, message).

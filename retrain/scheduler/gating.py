@@ -2,7 +2,8 @@
 last run was long enough ago, and the monitor's trigger says retraining pays.
 
 "Retrain now" (``force``) skips the trigger and the interval, never the opt-in or the
-busy check.
+busy check. The busy check sees transcriptions in every Tiro process (``BusySignal``'s
+lock files): without a ``busy`` argument the gate makes its own ``BusySignal()``.
 """
 
 from __future__ import annotations
@@ -37,13 +38,16 @@ def pipeline_gate(
     opted_in_only: bool = True,
     now: datetime | None = None,
 ) -> PipelineGate:
-    """Check every condition in order; the first that fails is the reason not to run."""
+    """Check every condition in order; the first that fails is the reason not to run.
+
+    ``busy``: the signal to consult (default: a new cross-process ``BusySignal``)."""
     if opted_in_only and not store.consent().enabled:
         return PipelineGate(False, ("learning is off: the user has not opted in",))
-    if busy is not None and busy.busy:
+    held = (busy if busy is not None else BusySignal()).reasons  # one look: busy iff any
+    if held:
         return PipelineGate(
             False,
-            (f"Tiro is busy ({', '.join(busy.reasons)}); the run waits until it is done",),
+            (f"Tiro is busy ({', '.join(held)}); the run waits until it is done",),
             busy=True,
         )
     running = jobruns.job_history(store, 1, jobruns.PIPELINE_JOB)

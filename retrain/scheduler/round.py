@@ -137,7 +137,10 @@ def run_once(
     force: bool = False,
     now: datetime | None = None,
 ) -> RoundResult:
-    """One round headless: the monitor, then the pipeline if it may and should run."""
+    """One round headless: the monitor, then the pipeline if it may and should run.
+
+    Without ``busy`` the gate consults a new ``BusySignal()``, which sees a transcription
+    running in any Tiro process (``tiro import``, ``tiro transcribe``, the app)."""
     config = config or SchedulerConfig()
     monitor = monitor_step(store, config, now=now)
     gate, outcome = pipeline_step(
