@@ -12,13 +12,20 @@ and optionally on disk, so that a clip decoded again with the same prompt (the f
 baseline across runs, a fold whose lexicon is empty) costs nothing. Within a pipeline
 run the engine also reuses each clip's encoder output (``memoized_encoder``): the prompt
 only changes the decoder.
+
+``cancelled_by(event)`` makes every ``EngineDecoder`` decode in its scope stop within
+about a second of ``event`` being set (the engine's own cancel): a learning run that is
+cancelled mid-step, e.g. the app quitting, does not wait for the step to end.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +39,19 @@ from engine.personalize import apply_rules as apply_segment_rules
 from engine.types import Segment, TranscribeOptions
 
 SAMPLE_RATE = 16000
+
+_cancel: ContextVar[threading.Event | None] = ContextVar("tiro_pipeline_cancel", default=None)
+
+
+@contextmanager
+def cancelled_by(cancel: threading.Event | None) -> Iterator[None]:
+    """Decodes in this scope raise ``engine.errors.TranscriptionCancelled`` once ``cancel``
+    is set."""
+    token = _cancel.set(cancel)
+    try:
+        yield
+    finally:
+        _cancel.reset(token)
 
 
 def decode_cache_dir() -> Path:
@@ -167,7 +187,7 @@ class EngineDecoder:
 
     def decode_segments(self, clip: Clip, prompt: str | None) -> tuple[str, ...]:
         segments, _info = self._transcribe(
-            self._source(clip), self.options, bundle=self._bundle(prompt)
+            self._source(clip), self.options, bundle=self._bundle(prompt), cancel=_cancel.get()
         )
         return tuple(s.text for s in segments)
 

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from engine.bundle import DecodingDefaults, LexiconTerm, ModelBundle
 from engine.corpus import reference_set
+from engine.errors import TranscriptionCancelled
 from engine.paths import models_dir
 from retrain.contract import ContractResult, build_examples
 from retrain.errors import RetrainError
@@ -46,6 +47,7 @@ from retrain.pipeline.decode import (
     CachedDecoder,
     Clip,
     EngineDecoder,
+    cancelled_by,
     clip_for,
     decode_cache_dir,
     with_rules,
@@ -850,7 +852,7 @@ def run_pipeline(
         )
 
     try:
-        with memoized_encoder():
+        with memoized_encoder(), cancelled_by(cancel):
             if decoder is None:
                 cache = decode_cache_dir() if config.decode_cache else None
                 decoder = CachedDecoder(EngineDecoder(), cache)
@@ -945,8 +947,10 @@ def run_pipeline(
                 champion_before,
             )
     except BaseException as exc:
-        status = "cancelled" if isinstance(exc, PipelineCancelled) else "failed"
-        values = (utc_now(), status, json.dumps([str(exc) or type(exc).__name__]), run_id)
+        # a decode stopped mid-step by ``cancel`` (``cancelled_by``) cancels the run
+        stopped = PipelineCancelled() if isinstance(exc, TranscriptionCancelled) else exc
+        status = "cancelled" if isinstance(stopped, PipelineCancelled) else "failed"
+        values = (utc_now(), status, json.dumps([str(stopped) or type(exc).__name__]), run_id)
         try:
             store.write(
                 lambda conn: conn.execute(
@@ -957,6 +961,8 @@ def run_pipeline(
             ).result()
         except Exception:  # the original failure matters more
             log.exception("could not record the failed run")
+        if stopped is not exc:
+            raise stopped from exc
         raise
     finally:
         for cand in candidates:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
+import pytest
 from usersim import correct_clip
 
 from engine.corpus import read_manifest
-from retrain.pipeline.run import PipelineConfig, run_pipeline
+from retrain.pipeline.decode import CachedDecoder, EngineDecoder
+from retrain.pipeline.run import PipelineCancelled, PipelineConfig, run_pipeline
 from retrain.registry import FACTORY, Registry
 from retrain.store import Store
 
@@ -141,3 +144,32 @@ def test_too_little_data_is_insufficient_evidence_and_changes_nothing(user_home:
             ).fetchone()
         )
         assert status == ("insufficient evidence",)
+
+
+def test_a_cancelled_run_stops_in_the_middle_of_a_step(user_home: Path) -> None:
+    """Cancel (the app quitting) stops the decode in progress, not at the step's end.
+
+    The decoder is the real one (fresh, in memory: no cached decodes); this test only
+    counts its calls and sets ``cancel`` as the third decode starts.
+    """
+    cancel = threading.Event()
+
+    class CancelOnThirdDecode(EngineDecoder):
+        calls = 0
+
+        def decode_segments(self, clip, prompt):
+            self.calls += 1
+            if self.calls == 3:
+                cancel.set()
+            return super().decode_segments(clip, prompt)
+
+    inner = CancelOnThirdDecode()
+    with Store.open(auto_snippets=False) as store:
+        with pytest.raises(PipelineCancelled):
+            run_pipeline(store, SMALL, decoder=CachedDecoder(inner, None), cancel=cancel)
+        assert inner.calls == 3  # the third decode stopped; no other started
+        assert Registry(store).champion() == FACTORY
+        status = store.read(
+            lambda c: c.execute("SELECT status FROM training_runs ORDER BY id DESC").fetchone()
+        )
+        assert status == ("cancelled",)
