@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from engine.errors import TranscriptionCancelled
 from engine.paths import snippets_dir
 from retrain.monitor.report import CanaryOutcome
 from retrain.monitor.statistics import poisson_rate_test
@@ -134,6 +135,8 @@ def _paired(
         return None
     try:
         texts = config.redecode(store, predecessor, [audio[s.segment_id] for s in paired])
+    except TranscriptionCancelled:  # the round was stopped: decide nothing
+        raise
     except Exception:  # fall back to the unpaired comparison
         log.warning("canary: re-decoding with %s failed", predecessor, exc_info=True)
         return None

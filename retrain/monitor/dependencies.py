@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from engine.errors import TranscriptionCancelled
 from engine.paths import snippets_dir
 from retrain.environment import differences, fingerprint
 from retrain.monitor.report import DependencyCheck, MonitorReport
@@ -130,6 +131,8 @@ def check_dependencies(
         )
     try:
         result = evaluate(store, champion)
+    except TranscriptionCancelled:  # the round was stopped: decide nothing
+        raise
     except Exception as exc:  # a broken bundle or decoder must not stop the monitor
         log.warning("re-evaluating %s failed", champion, exc_info=True)
         return replace(

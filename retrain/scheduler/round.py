@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine.errors import TranscriptionCancelled
 from retrain.monitor import TriggerDecision, decide_retraining, run_monitor
+from retrain.pipeline.decode import cancelled_by
 from retrain.scheduler import jobruns
 from retrain.scheduler.busy import BusySignal
 from retrain.scheduler.config import SchedulerConfig
@@ -32,7 +34,7 @@ log = logging.getLogger("tiro.scheduler")
 @dataclass(frozen=True)
 class MonitorStep:
     job_run_id: int
-    outcome: str  # ok | failed
+    outcome: str  # ok | failed | cancelled
     message: str
     report_id: int | None = None
     headline: str = ""
@@ -78,14 +80,27 @@ class RoundResult:
 
 
 def monitor_step(
-    store: Store, config: SchedulerConfig | None = None, *, now: datetime | None = None
+    store: Store,
+    config: SchedulerConfig | None = None,
+    *,
+    now: datetime | None = None,
+    cancel: threading.Event | None = None,
 ) -> MonitorStep:
-    """Run the monitor once, recorded as a ``monitor`` job run; never raises."""
+    """Run the monitor once, recorded as a ``monitor`` job run; never raises.
+
+    ``cancel`` (the app quitting) stops a canary or re-evaluation decode in progress
+    within about a second; the round is then recorded as cancelled and changes nothing.
+    """
     config = config or SchedulerConfig()
     run_id = jobruns.start(store, jobruns.MONITOR_JOB)
     try:
-        report = run_monitor(store, now=now, config=config.monitor)
+        with cancelled_by(cancel):
+            report = run_monitor(store, now=now, config=config.monitor)
         trigger = decide_retraining(store, report, config.trigger)
+    except TranscriptionCancelled:
+        message = "the monitor was stopped before it finished; nothing was changed"
+        jobruns.finish(store, run_id, "cancelled", message)
+        return MonitorStep(run_id, "cancelled", message)
     except Exception as exc:
         log.exception("the monitor job failed")
         message = f"the monitor failed ({type(exc).__name__}: {exc})"

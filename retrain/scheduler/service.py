@@ -137,7 +137,7 @@ class Scheduler:
             return
         try:
             self._emit(SchedulerEvent("job_started", jobruns.MONITOR_JOB, "checking the model"))
-            step = monitor_step(self.store, self.config)
+            step = monitor_step(self.store, self.config, cancel=self.cancel)
             for message in step.rollbacks:
                 self._emit(SchedulerEvent("rollback", jobruns.MONITOR_JOB, message, monitor=step))
             self._emit(SchedulerEvent("monitor_finished", jobruns.MONITOR_JOB, step.message, step))

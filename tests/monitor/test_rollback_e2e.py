@@ -17,6 +17,7 @@ rules that rewrite common words into nonsense — and:
 from __future__ import annotations
 
 import shutil
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from retrain.monitor.canary import PAIRED, UNPAIRED
 from retrain.monitor.run import MonitorConfig
 from retrain.privacy import CONSENT_TEXT_VERSION
 from retrain.registry import FACTORY, Registry
+from retrain.scheduler.round import monitor_step
 from retrain.store import Store
 
 BAD_RULES = tuple(
@@ -234,6 +236,22 @@ def test_dependency_change_reevaluates_and_rolls_back_a_worse_champion(home: Pat
             lambda c: c.execute("SELECT outcome FROM job_runs WHERE job = 'monitor'").fetchone()
         )
         assert outcome == ("rolled_back",)
+
+
+def test_a_cancelled_monitor_round_stops_its_decoding_and_changes_nothing(home: Path) -> None:
+    """The app quitting while the monitor re-evaluates the champion (real decoding)."""
+    cancel = threading.Event()
+    cancel.set()
+    with Store.open(auto_snippets=False) as store:
+        bad = publish(store, BAD_RULES, old_environment(), heldout_run(store))
+        step = monitor_step(store, cancel=cancel)
+        assert step.outcome == "cancelled", step.message
+        assert Registry(store).champion() == bad  # not rolled back on half an evaluation
+        outcome = store.read(
+            lambda c: c.execute("SELECT outcome FROM job_runs WHERE job = 'monitor'").fetchone()
+        )
+        assert outcome == ("cancelled",)
+        assert run_monitor(store).dependencies.action == "rolled_back"  # the next round acts
 
 
 def test_dependency_change_verifies_a_harmless_champion_once(home: Path) -> None:
