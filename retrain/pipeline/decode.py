@@ -16,6 +16,8 @@ only changes the decoder.
 ``cancelled_by(event)`` makes every ``EngineDecoder`` decode in its scope stop within
 about a second of ``event`` being set (the engine's own cancel): a learning run that is
 cancelled mid-step, e.g. the app quitting, does not wait for the step to end.
+``decode_clock()`` adds up the wall time of every ``EngineDecoder`` decode in its scope
+(the run's transcription time, reported apart from its learning time).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -41,6 +44,27 @@ from engine.types import Segment, TranscribeOptions
 SAMPLE_RATE = 16000
 
 _cancel: ContextVar[threading.Event | None] = ContextVar("tiro_pipeline_cancel", default=None)
+
+
+@dataclass
+class DecodeClock:
+    """Wall time and count of the model decodes made in a ``decode_clock()`` scope."""
+
+    seconds: float = 0.0
+    decodes: int = 0
+
+
+_clock: ContextVar[DecodeClock | None] = ContextVar("tiro_pipeline_clock", default=None)
+
+
+@contextmanager
+def decode_clock() -> Iterator[DecodeClock]:
+    clock = DecodeClock()
+    token = _clock.set(clock)
+    try:
+        yield clock
+    finally:
+        _clock.reset(token)
 
 
 @contextmanager
@@ -186,10 +210,17 @@ class EngineDecoder:
         return clip_audio(clip)
 
     def decode_segments(self, clip: Clip, prompt: str | None) -> tuple[str, ...]:
-        segments, _info = self._transcribe(
-            self._source(clip), self.options, bundle=self._bundle(prompt), cancel=_cancel.get()
-        )
-        return tuple(s.text for s in segments)
+        started = time.perf_counter()
+        try:
+            segments, _info = self._transcribe(
+                self._source(clip), self.options, bundle=self._bundle(prompt), cancel=_cancel.get()
+            )
+            return tuple(s.text for s in segments)
+        finally:
+            clock = _clock.get()
+            if clock is not None:
+                clock.seconds += time.perf_counter() - started
+                clock.decodes += 1
 
     def count_prompt_tokens(self, prompt: str) -> int:
         return self._count(prompt)

@@ -50,6 +50,7 @@ from retrain.pipeline.decode import (
     cancelled_by,
     clip_for,
     decode_cache_dir,
+    decode_clock,
     with_rules,
 )
 from retrain.pipeline.evaluate import Served, build_evidence
@@ -475,12 +476,18 @@ class RunReport:
     ablation: Mapping[str, Any] = field(default_factory=dict)
     finetuning: Mapping[str, Any] = field(default_factory=dict)
     worst_slice: Mapping[str, Any] | None = None
+    # wall time of the model's decodes in the run (scoring candidates, the baselines,
+    # the decoding cost); ``seconds`` minus this is the learning itself
+    transcription_seconds: float = 0.0
+    transcription_decodes: int = 0
 
     def to_json(self) -> dict:
         return {
             "run_id": self.run_id,
             "started_at": self.started_at,
             "seconds": round(self.seconds, 2),
+            "transcription_seconds": round(self.transcription_seconds, 2),
+            "transcription_decodes": self.transcription_decodes,
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "contract_version": self.contract_version,
             "examples_hash": self.examples_hash,
@@ -562,6 +569,8 @@ def report(
         ablation=extras.get("ablation", {}),
         finetuning=extras.get("finetuning", {}),
         worst_slice=extras.get("worst_slice"),
+        transcription_seconds=extras.get("transcription", {}).get("seconds", 0.0),
+        transcription_decodes=extras.get("transcription", {}).get("decodes", 0),
     )
 
 
@@ -833,6 +842,8 @@ def run_pipeline(
     candidates: list[TrainedCandidate] = []
 
     def finish(results, decision, reasons, promoted, after) -> RunReport:
+        # called inside the run's scope below, where ``clock`` times the model's decodes
+        extras["transcription"] = {"seconds": round(clock.seconds, 2), "decodes": clock.decodes}
         return _finish(
             store,
             run_id,
@@ -852,7 +863,7 @@ def run_pipeline(
         )
 
     try:
-        with memoized_encoder(), cancelled_by(cancel):
+        with memoized_encoder(), cancelled_by(cancel), decode_clock() as clock:
             if decoder is None:
                 cache = decode_cache_dir() if config.decode_cache else None
                 decoder = CachedDecoder(EngineDecoder(), cache)

@@ -40,6 +40,10 @@ def test_corrections_become_a_promoted_champion_that_serves_the_next_job(
         assert all(c.decision.reasons for c in report.candidates)
         assert report.champion_before == FACTORY
         assert registry.champion() == report.champion_after != FACTORY
+        # the model's decodes are timed apart from the learning (the decoding-cost
+        # measurement always decodes afresh, so there are some even with a warm cache)
+        assert report.transcription_decodes > 0
+        assert 0 < report.transcription_seconds < report.seconds
         assert report.split == "cross_validation" and report.folds == 5
         promoted = next(c for c in report.candidates if c.name == report.promoted_candidate)
         figures = promoted.evidence_summary["heldout"]
