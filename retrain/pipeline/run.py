@@ -529,27 +529,35 @@ def summarize(evidence: GateEvidence) -> dict[str, Any]:
     return out
 
 
+@dataclass
+class RunFacts:
+    """What every report of a run repeats: known when the run starts (``plan`` once the
+    split is made; ``extras`` filled as steps finish)."""
+
+    run_id: int
+    started_at: str
+    started: float
+    snap: Snapshot
+    champion_before: str
+    retired: Sequence[str]
+    notices: Sequence[str]
+    extras: Mapping[str, Any]
+    plan: SplitPlan | None = None
+
+
 def report(
-    run_id: int | None,
-    started_at: str,
-    started: float,
-    snap: Snapshot,
-    plan: SplitPlan | None,
+    facts: RunFacts,
     results: Sequence[CandidateResult],
     decision: str,
     reasons: Sequence[str],
     promoted: str | None,
-    champion_before: str,
     champion_after: str,
-    retired: Sequence[str],
-    notices: Sequence[str],
-    extras: Mapping[str, Any] | None = None,
 ) -> RunReport:
-    extras = extras or {}
+    snap, plan, extras = facts.snap, facts.plan, facts.extras
     return RunReport(
-        run_id=run_id,
-        started_at=started_at,
-        seconds=time.perf_counter() - started,
+        run_id=facts.run_id,
+        started_at=facts.started_at,
+        seconds=time.perf_counter() - facts.started,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         contract_version=snap.contract_version,
         examples_hash=snap.examples_hash,
@@ -562,10 +570,10 @@ def report(
         decision=decision,
         reasons=tuple(reasons),
         promoted_candidate=promoted,
-        champion_before=champion_before,
+        champion_before=facts.champion_before,
         champion_after=champion_after,
-        retired=tuple(retired),
-        notices=tuple(notices),
+        retired=tuple(facts.retired),
+        notices=tuple(facts.notices),
         ablation=extras.get("ablation", {}),
         finetuning=extras.get("finetuning", {}),
         worst_slice=extras.get("worst_slice"),
@@ -838,29 +846,13 @@ def run_pipeline(
     say("snapshot")
     snap = snapshot(store)
     run_id = _start_run(store, snap, champion_before)
-    plan: SplitPlan | None = None
+    facts = RunFacts(run_id, started_at, started, snap, champion_before, retired, notices, extras)
     candidates: list[TrainedCandidate] = []
 
     def finish(results, decision, reasons, promoted, after) -> RunReport:
         # called inside the run's scope below, where ``clock`` times the model's decodes
         extras["transcription"] = {"seconds": round(clock.seconds, 2), "decodes": clock.decodes}
-        return _finish(
-            store,
-            run_id,
-            started_at,
-            started,
-            snap,
-            plan,
-            results,
-            decision,
-            reasons,
-            promoted,
-            champion_before,
-            after,
-            retired,
-            notices,
-            extras,
-        )
+        return _finish(store, facts, results, decision, reasons, promoted, after)
 
     try:
         with memoized_encoder(), cancelled_by(cancel), decode_clock() as clock:
@@ -876,7 +868,7 @@ def run_pipeline(
                     champion_before,
                 )
             say("split")
-            plan = split_step(snap, config.split)
+            plan = facts.plan = split_step(snap, config.split)
             _record_examples(store, run_id, snap, plan)
             if not plan.folds:
                 reason = (
@@ -983,38 +975,15 @@ def run_pipeline(
 
 def _finish(
     store: Store,
-    run_id: int,
-    started_at: str,
-    started: float,
-    snap: Snapshot,
-    plan: SplitPlan | None,
+    facts: RunFacts,
     results: Sequence[CandidateResult],
     decision: str,
     reasons: Sequence[str],
     promoted: str | None,
-    before: str,
     after: str,
-    retired: Sequence[str],
-    notices: Sequence[str],
-    extras: Mapping[str, Any] | None = None,
 ) -> RunReport:
-    result = report(
-        run_id,
-        started_at,
-        started,
-        snap,
-        plan,
-        results,
-        decision,
-        reasons,
-        promoted,
-        before,
-        after,
-        retired,
-        notices,
-        extras,
-    )
-    _finish_run(store, run_id, result, decision)
+    result = report(facts, results, decision, reasons, promoted, after)
+    _finish_run(store, facts.run_id, result, decision)
     return result
 
 
