@@ -20,15 +20,11 @@ still import it (``availability()`` says whether to call it).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +40,7 @@ from retrain.finetune.config import FinetuneConfig
 from retrain.finetune.errors import FinetuneError, TrainingCancelled
 from retrain.finetune.examples import TrainingExample
 from retrain.finetune.export import remove_partial_exports
+from retrain.isolated import run_isolated
 
 REQUEST = "request.json"
 AUDIO = "audio.npz"
@@ -191,44 +188,27 @@ def _supervise(
     cancel: threading.Event | None,
     progress: Callable[[JobProgress], None] | None,
     grace_seconds: float,
-) -> JobOutcome:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    child = subprocess.Popen(
+) -> list[JobOutcome]:
+    # The worker lowers its own priority; it stays in the caller's process group, so
+    # that a scheduler killing the pipeline's group takes the worker with it.
+    child = run_isolated(
         worker_command(workdir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+        timeout_seconds=None,
+        cancel=cancel,
+        grace_seconds=grace_seconds,
+        niceness=0,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        on_stdout_line=lambda line: _relay(line, progress),
+        new_session=False,
     )
-    errors: list[str] = []
-    stderr_reader = threading.Thread(
-        target=lambda: errors.extend(child.stderr.read().splitlines()),  # type: ignore[union-attr]
-        daemon=True,
-    )
-    stdout_reader = threading.Thread(target=_relay, args=(child.stdout, progress), daemon=True)
-    stderr_reader.start()
-    stdout_reader.start()
-    cancelled = False
-    deadline: float | None = None
-    while child.poll() is None:
-        if cancel is not None and cancel.is_set() and not cancelled:
-            cancelled = True
-            deadline = time.monotonic() + grace_seconds
-            _terminate(child)
-        if deadline is not None and time.monotonic() > deadline:
-            child.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=0.1)
-    stdout_reader.join(timeout=5)
-    stderr_reader.join(timeout=5)
-    if cancelled or child.returncode == EXIT_CANCELLED:
+    if child.outcome == "cancelled" or child.returncode == EXIT_CANCELLED:
         _remove_exports(jobs, completed=True)
         raise TrainingCancelled()
     result_file = workdir / RESULT
-    if child.returncode != 0 or not result_file.exists():
+    if child.outcome != "ok" or not result_file.exists():
         _remove_exports(jobs, completed=True)
         result = json.loads(result_file.read_text("utf-8")) if result_file.exists() else {}
-        reason = result.get("error") or (errors[-1] if errors else f"exit {child.returncode}")
+        reason = result.get("error") or child.last_error or f"exit {child.returncode}"
         raise FinetuneError(f"fine-tuning failed ({reason}); the current model is unchanged.")
     result = json.loads(result_file.read_text("utf-8"))
     return [
@@ -244,22 +224,14 @@ def _supervise(
     ]
 
 
-def _relay(stream, progress: Callable[[JobProgress], None] | None) -> None:
-    for line in stream:
-        if not line.startswith("{") or progress is None:
-            continue
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        progress(JobProgress(**data))
-
-
-def _terminate(child: subprocess.Popen) -> None:
-    if os.name == "posix":
-        child.send_signal(signal.SIGTERM)  # the worker stops at its next check, cleanly
-    else:
-        child.terminate()
+def _relay(line: str, progress: Callable[[JobProgress], None] | None) -> None:
+    if not line.startswith("{") or progress is None:
+        return
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return
+    progress(JobProgress(**data))
 
 
 def _remove_export(destination: Path, completed: bool = False) -> None:

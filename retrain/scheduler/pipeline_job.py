@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.paths import cache_dir
+from retrain.isolated import ChildOutcome, run_isolated
 from retrain.registry import Registry
 from retrain.scheduler import jobruns
 from retrain.scheduler.config import SchedulerConfig
-from retrain.scheduler.isolated import ChildOutcome, run_isolated
 from retrain.scheduler.pipeline_worker import EXIT_CANCELLED, EXIT_FAILED
 from retrain.store import Store
 
