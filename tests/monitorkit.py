@@ -127,12 +127,16 @@ def add_training_run(
     candidate_wer: float = 0.1,
     reasons: tuple[str, ...] = ("held-out WER improves",),
     cost: dict | None = None,
+    other_candidates: dict | None = None,
 ) -> int:
+    """A training run row; ``cost`` adds top-level report fields (seconds, peak memory),
+    ``other_candidates`` more entries of the report's ``candidates`` (e.g. ``finetuned``)."""
     report = {
         **(cost or {}),
         "gate": {"decision": status, "reasons": list(reasons)},
         "promoted_candidate": "rules" if status == "promoted" else None,
         "candidates": {
+            **(other_candidates or {}),
             "rules": {
                 "gate": {"decision": status, "reasons": list(reasons)},
                 "figures": {
@@ -143,7 +147,7 @@ def add_training_run(
                         "factory_wer": champion_wer,
                     }
                 },
-            }
+            },
         },
     }
 

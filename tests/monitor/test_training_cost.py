@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
-
 import pytest
 from monitorkit import add_training_run
 
@@ -21,35 +18,16 @@ def store(tiro_home):
 
 def _run(store: Store, day: int, seconds: float, peak: float, finetune_peak: float) -> None:
     at = f"2026-11-{day:02d}T10:00:00.000000Z"
+    # the fine-tuned candidate's worker figures sit in its details
+    finetuned = {"details": {"training_seconds": seconds / 2, "worker_peak_rss_mb": finetune_peak}}
     add_training_run(
         store,
         started_at=at,
         finished_at=at,
         status="rejected",
-        cost={
-            "seconds": seconds,
-            "peak_rss_mb": peak,
-            "corrections": 36,
-            "unchanged": 4,
-        },
+        cost={"seconds": seconds, "peak_rss_mb": peak, "corrections": 36, "unchanged": 4},
+        other_candidates={"finetuned": finetuned} if finetune_peak else None,
     )
-    if finetune_peak:  # the fine-tuned candidate's worker figures sit in its details
-
-        def job(conn: sqlite3.Connection) -> None:
-            (raw,) = conn.execute(
-                "SELECT report_json FROM training_runs ORDER BY id DESC"
-            ).fetchone()
-            body = json.loads(raw)
-            body["candidates"]["finetuned"] = {
-                "details": {"training_seconds": seconds / 2, "worker_peak_rss_mb": finetune_peak}
-            }
-            conn.execute(
-                "UPDATE training_runs SET report_json = ? WHERE id = "
-                "(SELECT max(id) FROM training_runs)",
-                (json.dumps(body),),
-            )
-
-        store.write(job).result()
 
 
 def test_steady_training_runs_raise_no_flag(store: Store) -> None:
