@@ -67,10 +67,12 @@ def test_both_backends_serve_the_fine_tuned_weights(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known regression, open in issue 8: the fine-tuned full_run bundle gives 9.4% "
-    "general-corpus WER vs 1.7% for the base model (it passed when added at eb6878e). The "
-    "pipeline's gate refuses such a candidate (reference-set harm), so it is never served; "
-    "strict: this test turns red the moment the trainer is fixed, to remove the mark.",
+    reason="open in issue 8, not a regression: the fine-tuned full_run bundle gives 11 errors "
+    "in 117 general-corpus words (9.4%) vs 2 (1.7%) for the base model, bit-identically at "
+    "eb6878e where this test was added; style drift learned from the corrections and replay "
+    "('One, two, three.' -> '1, 2, 3.', 'cold-hearted' -> 'coldhearted'), and the bound allows "
+    "no extra error on 117 words. The pipeline's gate applies the same bound to its reference "
+    "set, so such a candidate is never served; strict: remove the mark when the trainer meets it.",
 )
 def test_general_speech_stays_within_the_no_harm_bound(
     full_run, finetune_env, general_corpus: Path
