@@ -16,12 +16,12 @@ rules that rewrite common words into nonsense — and:
 
 from __future__ import annotations
 
-import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from homes import building_home, copy_home
 from usersim import correct_clip
 
 from engine.bundle import CorrectionRule, ModelBundle
@@ -63,33 +63,18 @@ def short_clips(corpus: Path, split: str, n: int) -> list:
 
 @pytest.fixture(scope="session")
 def reviewed_home(tmp_path_factory, user_sim_corpus: Path, prepared_models_dir: Path) -> Path:
-    from engine.digests import CACHE_FILE
-    from engine.prepare import PREPARED_ENV
-
     home = tmp_path_factory.mktemp("monitor-home")
-    (home / "cache").mkdir()
-    digests = prepared_models_dir.parent / f"{prepared_models_dir.name}.digests.json"
-    (home / "cache" / CACHE_FILE).write_bytes(digests.read_bytes())
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TIRO_HOME", str(home))
-        patch.setenv(PREPARED_ENV, str(prepared_models_dir))
-        with Store.open(auto_snippets=False) as store:
-            for item in short_clips(user_sim_corpus, "heldout_control", 3):
-                correct_clip(store, item)
-            store.set_consent(True, CONSENT_TEXT_VERSION).result()
-            store.capture_snippets().result()
+    with building_home(home, prepared_models_dir), Store.open(auto_snippets=False) as store:
+        for item in short_clips(user_sim_corpus, "heldout_control", 3):
+            correct_clip(store, item)
+        store.set_consent(True, CONSENT_TEXT_VERSION).result()
+        store.capture_snippets().result()
     return home
 
 
 @pytest.fixture
 def home(reviewed_home: Path, tiro_home: Path) -> Path:
-    for child in reviewed_home.iterdir():
-        target = tiro_home / child.name
-        if child.is_dir():
-            shutil.copytree(child, target, dirs_exist_ok=True)
-        else:
-            shutil.copy2(child, target)
-    return tiro_home
+    return copy_home(reviewed_home, tiro_home)
 
 
 def publish(store: Store, rules=(), environment=None, training_run_id=None) -> str:

@@ -10,11 +10,9 @@ pipeline runs in its own process and promotes a personalized model.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from usersim import share_decodes
 
 from app.cli import main
 from retrain.finetune.availability import DISABLE_ENV
@@ -24,21 +22,12 @@ from retrain.store import Store
 
 
 @pytest.fixture
-def user_home(
-    corrected_home: Path, shared_decodes: Path, tiro_home: Path, child_path: None, monkeypatch
-) -> Path:
+def user_home(user_home: Path, child_path: None, monkeypatch) -> Path:
     # The scheduler's round is under test here, not fine-tuning: the pipeline process runs
     # its tier-1 candidates only (tests/retrain/test_pipeline_finetune.py runs fine-tuning
     # in the pipeline). The variable reaches the pipeline's own process through its env.
     monkeypatch.setenv(DISABLE_ENV, "1")
-    for child in corrected_home.iterdir():
-        target = tiro_home / child.name
-        if child.is_dir():
-            shutil.copytree(child, target, dirs_exist_ok=True)
-        else:
-            shutil.copy2(child, target)
-    share_decodes(tiro_home, shared_decodes)
-    return tiro_home
+    return user_home
 
 
 def run_once_json(capsys, *args: str) -> dict:
