@@ -88,28 +88,24 @@ def test_output_health_flags(store: Store) -> None:
     assert any("compression ratio" in f for f in h.flags)
 
 
-def test_performance_against_the_rolling_baseline(store: Store) -> None:
-    for _ in range(20):
+def _transcription_runs(store: Store, count: int, wall_seconds: float, peak_rss_mb: float):
+    for _ in range(count):
         store.record_transcription_run(
             transcript_id=None,
             model_version="base",
             backend="ct2",
             audio_seconds=60,
-            wall_seconds=6,
-            peak_rss_mb=300,
+            wall_seconds=wall_seconds,
+            peak_rss_mb=peak_rss_mb,
         ).result()
+
+
+def test_performance_against_the_rolling_baseline(store: Store) -> None:
+    _transcription_runs(store, 20, wall_seconds=6, peak_rss_mb=300)
     report = run_monitor(store)
     assert report.performance.recent_rtf == pytest.approx(0.1)
     assert report.performance.flags == ()
-    for _ in range(5):
-        store.record_transcription_run(
-            transcript_id=None,
-            model_version="base",
-            backend="ct2",
-            audio_seconds=60,
-            wall_seconds=18,
-            peak_rss_mb=310,
-        ).result()
+    _transcription_runs(store, 5, wall_seconds=18, peak_rss_mb=310)
     report = run_monitor(store)
     assert report.performance.recent_rtf == pytest.approx(0.3)
     assert report.performance.baseline_rtf == pytest.approx(0.1)
@@ -119,33 +115,20 @@ def test_performance_against_the_rolling_baseline(store: Store) -> None:
 
 def test_input_drift_needs_a_real_difference_and_enough_samples(store: Store) -> None:
     config = MonitorConfig(drift=DriftConfig(baseline_size=25))
-    for i in range(25):
-        add_reviewed(
-            store,
-            "base",
-            [("some words said", "some words said")],
-            seconds=3.0 + 0.05 * i,
-            loudness=-20.0 - 0.1 * i,
-        )
-    for i in range(10):  # too few recent segments: no verdict
-        add_reviewed(
-            store,
-            "base",
-            [("some words said", "some words said")],
-            seconds=12.0 + 0.05 * i,
-            loudness=-38.0 - 0.1 * i,
-        )
+
+    def recordings(count: int, seconds: float, loudness: float) -> None:
+        for i in range(count):
+            said = [("some words said", "some words said")]
+            add_reviewed(
+                store, "base", said, seconds=seconds + 0.05 * i, loudness=loudness - 0.1 * i
+            )
+
+    recordings(25, seconds=3.0, loudness=-20.0)
+    recordings(10, seconds=12.0, loudness=-38.0)  # too few recent segments: no verdict
     drift = {d.feature: d for d in run_monitor(store, config=config).drift}
     assert not any(d.drifted for d in drift.values())
     assert "too few" in drift["duration"].note and drift["duration"].current_n == 10
-    for i in range(15):
-        add_reviewed(
-            store,
-            "base",
-            [("some words said", "some words said")],
-            seconds=12.0 + 0.05 * i,
-            loudness=-38.0 - 0.1 * i,
-        )
+    recordings(15, seconds=12.0, loudness=-38.0)
     report = run_monitor(store, config=config)
     drift = {d.feature: d for d in report.drift}
     assert drift["duration"].drifted and drift["duration"].p_value < 0.05
