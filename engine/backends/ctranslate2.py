@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 COMPUTE_TYPE = "int8"
+SAMPLING_SEED = 0  # temperature fallback's random sampling (see _load)
 
 
 class _EncoderMemo:
@@ -193,7 +194,15 @@ class CTranslate2Backend:
                 f"the CTranslate2 weights of model {bundle.version} are missing ({ct2_dir}); "
                 "reinstall Tiro or delete the model folder so it is prepared again."
             )
+        import ctranslate2
         from faster_whisper import WhisperModel  # heavy import, only when a model loads
+
+        # Temperature fallback samples at random. CTranslate2 seeds each of its threads'
+        # generators from this seed when the thread first samples, so a process decodes
+        # the same jobs in the same order the same way in every run (unseeded, the
+        # learning pipeline scored prompted candidates differently from run to run).
+        # Re-seeding later does not reach generators that exist already.
+        ctranslate2.set_random_seed(SAMPLING_SEED)
 
         try:
             self._model = WhisperModel(

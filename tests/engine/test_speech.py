@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
@@ -104,3 +105,37 @@ def test_a_job_does_not_depend_on_what_the_model_decoded_before(
         list(transcribe(before.path, options)[0])  # (whisper.cpp ends it without a full stop)
         after = [s.text for s in transcribe(clip.path, options)[0]]
     assert after == fresh
+
+
+_SAMPLED = """
+import json, sys
+from pathlib import Path
+from engine import transcribe
+from engine.types import TranscribeOptions
+options = TranscribeOptions(backend=sys.argv[2], beam_size=1, temperatures=(1.0,))
+print(json.dumps([[s.text for s in transcribe(Path(sys.argv[1]), options)[0]] for _ in range(2)]))
+"""
+
+
+@pytest.mark.parametrize("backend", ["ctranslate2", "whispercpp"])
+def test_sampled_decoding_is_the_same_in_every_run(
+    general_corpus, engine_session_env, backend: str
+) -> None:
+    """Temperature fallback samples at random; a process decoding the same jobs must get
+    the same text in every run (the learning pipeline compares candidates on them)."""
+    import json
+    import subprocess
+    import sys
+
+    clip = general_corpus / "librivox_sense_0870.wav"
+    env = {**os.environ, **engine_session_env}
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _SAMPLED, str(clip), backend],
+                capture_output=True, text=True, check=True, env=env, timeout=300,
+            ).stdout
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    assert runs[0] == runs[1]
