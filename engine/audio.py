@@ -341,7 +341,8 @@ def loudness_dbfs(path: str | Path) -> float:
     squares = 0.0
     samples = 0
     for block in iter_pcm(path):
-        squares += float(np.dot(block.astype(np.float64), block.astype(np.float64)))
+        wide = block.astype(np.float64)
+        squares += float(wide @ wide)
         samples += len(block)
     mean = squares / samples
     if mean <= 10 ** (SILENCE_DBFS / 10):

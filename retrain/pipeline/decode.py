@@ -58,8 +58,9 @@ _clock: ContextVar[DecodeClock | None] = ContextVar("tiro_pipeline_clock", defau
 
 
 @contextmanager
-def decode_clock() -> Iterator[DecodeClock]:
-    clock = DecodeClock()
+def decode_clock(clock: DecodeClock | None = None) -> Iterator[DecodeClock]:
+    """Times the decodes in this scope on ``clock`` (a new one if not given)."""
+    clock = clock if clock is not None else DecodeClock()
     token = _clock.set(clock)
     try:
         yield clock

@@ -46,6 +46,7 @@ from retrain.pipeline.cost import CostMeasurement, ServingSpec, measure_rtf
 from retrain.pipeline.decode import (
     CachedDecoder,
     Clip,
+    DecodeClock,
     EngineDecoder,
     cancelled_by,
     clip_for,
@@ -543,6 +544,7 @@ class RunFacts:
     notices: Sequence[str]
     extras: Mapping[str, Any]
     plan: SplitPlan | None = None
+    clock: DecodeClock = field(default_factory=DecodeClock)  # the model's decodes in the run
 
 
 def report(
@@ -577,8 +579,8 @@ def report(
         ablation=extras.get("ablation", {}),
         finetuning=extras.get("finetuning", {}),
         worst_slice=extras.get("worst_slice"),
-        transcription_seconds=extras.get("transcription", {}).get("seconds", 0.0),
-        transcription_decodes=extras.get("transcription", {}).get("decodes", 0),
+        transcription_seconds=facts.clock.seconds,
+        transcription_decodes=facts.clock.decodes,
     )
 
 
@@ -850,12 +852,10 @@ def run_pipeline(
     candidates: list[TrainedCandidate] = []
 
     def finish(results, decision, reasons, promoted, after) -> RunReport:
-        # called inside the run's scope below, where ``clock`` times the model's decodes
-        extras["transcription"] = {"seconds": round(clock.seconds, 2), "decodes": clock.decodes}
         return _finish(store, facts, results, decision, reasons, promoted, after)
 
     try:
-        with memoized_encoder(), cancelled_by(cancel), decode_clock() as clock:
+        with memoized_encoder(), cancelled_by(cancel), decode_clock(facts.clock):
             if decoder is None:
                 cache = decode_cache_dir() if config.decode_cache else None
                 decoder = CachedDecoder(EngineDecoder(), cache)
