@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from homes import building_home, copy_home
-from usersim import share_decodes, simulate_user
+from usersim import sharing_decodes, simulate_user
 
 from engine.corpus import read_manifest
 from retrain.store import Store
@@ -110,17 +111,13 @@ def corrected_home(tmp_path_factory, user_sim_corpus: Path, prepared_models_dir:
 
 @pytest.fixture(scope="session")
 def shared_decodes(tmp_path_factory) -> Path:
-    """One pipeline decode cache for the session's tests.
-
-    The pipeline caches each decode under a key of the decoder's weights, the clip's content
-    and the prompt (``retrain.pipeline.decode.CachedDecoder``), so a decode is valid in any
-    home; sharing it spares every test re-decoding the same 40 clips.
-    """
+    """One pipeline decode cache for the session's tests (``usersim.sharing_decodes``):
+    it spares every test re-decoding the same 40 clips."""
     return tmp_path_factory.mktemp("shared-decodes")
 
 
 @pytest.fixture
-def user_home(corrected_home: Path, tiro_home: Path, shared_decodes: Path) -> Path:
+def user_home(corrected_home: Path, tiro_home: Path, shared_decodes: Path) -> Iterator[Path]:
     copy_home(corrected_home, tiro_home)
-    share_decodes(tiro_home, shared_decodes)
-    return tiro_home
+    with sharing_decodes(tiro_home, shared_decodes):
+        yield tiro_home

@@ -7,8 +7,10 @@ user opts in to learning and the snippets are captured.
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine.corpus import CorpusItem
@@ -47,9 +49,30 @@ def simulate_user(store: Store, items: Sequence[CorpusItem]) -> list[int]:
     return ids
 
 
-def share_decodes(home: Path, decodes: Path) -> None:
-    target = home / "cache" / "decodes"
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.symlink_to(decodes, target_is_directory=True)
+@contextmanager
+def sharing_decodes(home: Path, shared: Path) -> Iterator[Path]:
+    """Give ``home`` the session's pipeline decodes, and give back the ones it makes.
+
+    The pipeline caches each decode under a key of the decoder's weights, the clip's
+    content and the prompt (``retrain.pipeline.decode.CachedDecoder``), so a decode is
+    valid in any home. The home gets its own folder of hard links to the shared files:
+    a privacy delete in one test empties that folder only, never the session's cache.
+    When the block ends, the decodes the home made are linked into the shared folder.
+    """
+    folder = home / "cache" / "decodes"
+    link_decodes(shared, folder)
+    try:
+        yield folder
+    finally:
+        link_decodes(folder, shared)
+
+
+def link_decodes(source: Path, target: Path) -> None:
+    """Hard-link (or copy) every cached decode in ``source`` that ``target`` lacks."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in source.glob("*.json"):
+        if not (target / path.name).exists():
+            try:
+                os.link(path, target / path.name)
+            except OSError:
+                shutil.copy2(path, target / path.name)

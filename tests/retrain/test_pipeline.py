@@ -4,7 +4,8 @@ A simulated user corrects the 40 ``train`` clips of the user-sim corpus through 
 store API (as the editor does); each of its terms occurs in three of them, so a term
 learned from two recordings can be checked on the third. The pipeline then runs for
 real: snapshot, split, train, evaluate, gate, publish. The store is built once per
-session and copied into each test's TIRO_HOME.
+session and copied into each test's TIRO_HOME; so is the data folder after one learning
+run (``promoted``), for the tests that start from a promoted champion.
 """
 
 from __future__ import annotations
@@ -12,27 +13,65 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from usersim import correct_clip
+from homes import building_home, copy_home
+from usersim import correct_clip, link_decodes, sharing_decodes
 
 from engine.corpus import read_manifest
+from engine.paths import models_dir
 from retrain.pipeline.decode import CachedDecoder, EngineDecoder
-from retrain.pipeline.run import PipelineCancelled, PipelineConfig, run_pipeline
+from retrain.pipeline.run import (
+    PipelineCancelled,
+    PipelineConfig,
+    RunReport,
+    default_trainers,
+    run_pipeline,
+)
 from retrain.registry import FACTORY, Registry
 from retrain.store import Store
 
 # The default gate; tier-1 candidates only (the fine-tuned candidate has its own tests
-# in test_pipeline_finetune.py, which keep these fast).
-SMALL = PipelineConfig(finetune_enabled=False)
+# in test_pipeline_finetune.py, which keep these fast), and one round of the decoding-cost
+# measurement instead of two (the lexicon prompt costs 3-4x, against 1.1x allowed).
+SMALL = PipelineConfig(finetune_enabled=False, cost_rounds=1)
+
+
+@dataclass(frozen=True)
+class Promoted:
+    home: Path  # the simulated user's data folder after the run; copy it, never modify it
+    report: RunReport
+
+
+@pytest.fixture(scope="module")
+def promoted(
+    tmp_path_factory, corrected_home: Path, prepared_models_dir: Path, shared_decodes: Path
+) -> Promoted:
+    """One learning run on the simulated user's corrections, shared by the tests below that
+    start from its promoted champion (each copies the data folder into its own home)."""
+    home = tmp_path_factory.mktemp("promoted-home")
+    with building_home(home, prepared_models_dir):
+        copy_home(corrected_home, home)
+        with sharing_decodes(home, shared_decodes), Store.open(auto_snippets=False) as store:
+            report = run_pipeline(store, SMALL)
+    return Promoted(home, report)
+
+
+@pytest.fixture
+def promoted_home(promoted: Promoted, tiro_home: Path, shared_decodes: Path) -> Iterator[Path]:
+    copy_home(promoted.home, tiro_home)
+    with sharing_decodes(tiro_home, shared_decodes):
+        yield tiro_home
 
 
 def test_corrections_become_a_promoted_champion_that_serves_the_next_job(
-    user_home: Path, user_sim_corpus: Path
+    promoted: Promoted, promoted_home: Path, user_sim_corpus: Path
 ) -> None:
+    report = promoted.report
     with Store.open(auto_snippets=False) as store:
-        report = run_pipeline(store, SMALL)
         registry = Registry(store)
         assert report.decision == "promoted", report.reasons
         assert report.promoted_candidate in ("lexicon_rules", "rules")
@@ -45,11 +84,11 @@ def test_corrections_become_a_promoted_champion_that_serves_the_next_job(
         assert report.transcription_decodes > 0
         assert 0 < report.transcription_seconds < report.seconds
         assert report.split == "cross_validation" and report.folds == 5
-        promoted = next(c for c in report.candidates if c.name == report.promoted_candidate)
-        figures = promoted.evidence_summary["heldout"]
+        winner = next(c for c in report.candidates if c.name == report.promoted_candidate)
+        figures = winner.evidence_summary["heldout"]
         assert figures["candidate_wer"] < figures["champion_wer"]
         # every gate check is recorded, passed or not
-        names = {c.name for c in promoted.decision.checks}
+        names = {c.name for c in winner.decision.checks}
         assert {"enough evidence", "held-out WER improves", "insertion rate"} <= names
         bundle = registry.serving_bundle().bundle
         assert bundle is not None and bundle.rules
@@ -99,24 +138,32 @@ def test_corrections_become_a_promoted_champion_that_serves_the_next_job(
         assert version != report.champion_after and version.startswith("base")
 
 
-def test_deleting_training_data_retires_the_model_at_the_next_run(user_home: Path) -> None:
+def test_deleting_training_data_retires_the_model_at_the_next_run(
+    promoted: Promoted, promoted_home: Path, shared_decodes: Path
+) -> None:
+    first = promoted.report
+    assert first.decision == "promoted", first.reasons
+    decodes = promoted_home / "cache" / "decodes"  # this test's own (usersim.sharing_decodes)
     with Store.open(auto_snippets=False) as store:
-        first = run_pipeline(store, SMALL)
-        assert first.decision == "promoted", first.reasons
         recording = store.read(
             lambda c: c.execute("SELECT MIN(recording_id) FROM training_examples").fetchone()
         )[0]
-        decodes = user_home / "cache" / "decodes"
         assert any(decodes.glob("*.json")), "the first run cached its decodes"
         store.delete_recordings([recording]).result()
         # the decode cache may hold the deleted recording's text under any name: all gone
         assert not any(decodes.glob("*.json"))
         registry = Registry(store)
         assert registry.version(first.champion_after).trained_on_deleted_data
-        second = run_pipeline(store, SMALL)
+        # The second run is about the retirement, so it is kept short: it reads the
+        # session's decodes again (the deleted recording is no longer in the snapshot, so
+        # none of its decodes is read) and trains the rules candidate only (the lexicon
+        # candidate's prompts change with the folds, and every prompted decode is new).
+        link_decodes(shared_decodes, decodes)
+        rules_only = [t for t in default_trainers(SMALL) if t.name == "rules"]
+        second = run_pipeline(store, SMALL, trainers=rules_only)
         assert first.champion_after in second.retired
         assert registry.version(first.champion_after).status == "retired"
-        assert not Path(registry.version(first.champion_after).path).exists()
+        assert not (models_dir() / "personal" / first.champion_after).exists()
         # the new run trained without the deleted recording; its champion (if any) is new
         assert second.champion_before == FACTORY
         assert registry.champion() in (FACTORY, second.champion_after)
