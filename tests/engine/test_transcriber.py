@@ -37,7 +37,7 @@ GREEDY = TranscribeOptions(beam_size=1, temperatures=(0.0,))
 
 @pytest.fixture(scope="module")
 def speech_loop(general_corpus: Path) -> tuple[np.ndarray, str]:
-    """About 2.5 minutes of real speech: the general corpus twice, clips 0.5 s apart."""
+    """About 2.5 minutes of real speech: the general corpus three times, clips 0.5 s apart."""
     gap = np.zeros(SR // 2, np.float32)
     pieces, texts = [], []
     for _ in range(3):
