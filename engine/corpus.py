@@ -14,6 +14,8 @@ from pathlib import Path
 
 REFERENCE_SET_DIR = Path(__file__).resolve().parent / "data" / "reference"
 SELF_TEST_CLIP = "jfk_inaugural_44k_stereo.flac"
+REPLAY = "replay"  # reference clips fine-tuning replays
+GATE = "gate"  # reference clips nothing is trained on
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,9 @@ def read_manifest(corpus_dir: str | Path) -> list[CorpusItem]:
     return items
 
 
-def reference_set() -> list[CorpusItem]:
-    """The few clips of real speech that ship with Tiro (see data/reference/README.md)."""
-    return read_manifest(REFERENCE_SET_DIR)
+def reference_set(split: str | None = None) -> list[CorpusItem]:
+    """The few clips of real speech that ship with Tiro (see data/reference/README.md):
+    all of them, or those of one ``split``: ``REPLAY`` (fine-tuning replays them) or
+    ``GATE`` (never trained on)."""
+    items = read_manifest(REFERENCE_SET_DIR)
+    return items if split is None else [i for i in items if i.split == split]

@@ -9,8 +9,10 @@ champion).
 
 - **Training** runs in the isolated, niced worker process of ``retrain.finetune.job``
   (cancellable within seconds, all or nothing): the corrected segments, plus replay of
-  the shipped general reference set and of some reviewed-unchanged segments (what the
-  model must keep getting right).
+  the shipped reference set's replay clips and of every other reviewed-unchanged segment
+  (what the model must keep getting right). The gate checks the candidate for harm on
+  the rest, which it never trained on: the reference set's gate clips and the other
+  unchanged segments.
 - **Leak-free estimate.** Fine-tuning every one of the tier-1 folds would cost k + 1
   trainings. Instead the tier-1 folds are merged into ``folds`` groups (2 by
   default): one model is fine-tuned per group on the other groups' recordings, and each
@@ -43,6 +45,7 @@ from typing import Any
 
 from engine import models
 from engine.bundle import ModelBundle
+from engine.corpus import REPLAY
 from engine.paths import cache_dir
 from retrain.finetune.config import FinetuneConfig
 from retrain.finetune.examples import TrainingExample
@@ -118,6 +121,7 @@ class FinetuneFit:
     details: Mapping[str, Any]
     seconds: float
     workroot: Path
+    replayed: frozenset[str] = frozenset()  # example ids of the replay examples
 
 
 @dataclass
@@ -137,10 +141,12 @@ class FinetuneTrainings:
             self.progress(message)
 
     def replay(self, snap: Snapshot) -> list[Example]:
-        """The shipped reference set, and up to ``max_unchanged_replay`` reviewed-unchanged
-        segments (chosen by a hash of their id: stable from run to run)."""
+        """The reference set's replay clips, and every other reviewed-unchanged segment in
+        the order of a hash of their ids (stable from run to run), up to
+        ``max_unchanged_replay``. The others, and the reference set's gate clips, are never
+        trained on: the gate's no-harm checks for the fine-tuned candidate use them."""
         unchanged = sorted(snap.unchanged, key=lambda e: _stable(e.example_id))
-        return [*reference_examples(), *unchanged[: self.max_unchanged_replay]]
+        return [*reference_examples(REPLAY), *unchanged[::2][: self.max_unchanged_replay]]
 
     def fit(
         self, snap: Snapshot, plan: SplitPlan, decoder: CachedDecoder, heldout: Sequence[Example]
@@ -225,6 +231,7 @@ class FinetuneTrainings:
             final_bundle=final_bundle,
             final_decoder=CachedDecoder(EngineDecoder(weights=final_bundle), decoder.directory),
             trained_on=trained_on,
+            replayed=frozenset(e.example_id for e in replay),
             details={
                 "trainings": len(jobs),
                 "fold_groups": len(groups),
@@ -340,6 +347,7 @@ class FinetunedTrainer:
             variants=variants,
             variant_specs=variant_specs,
             cleanup=lambda: shutil.rmtree(ft.workroot, ignore_errors=True),
+            trained_on=ft.replayed,
         )
 
 

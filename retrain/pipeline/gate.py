@@ -10,7 +10,8 @@ All of these must hold for promotion (thresholds in ``GateConfig``):
    is at least ``min_relative_improvement`` of the champion's WER.
 3. **No harm elsewhere**, against both the champion and the factory model:
    - the reviewed-but-unchanged segments and the shipped general reference set are no
-     more than ``max_harm_points`` WER points worse;
+     more than ``max_harm_points`` WER points worse (for each candidate, only those it was
+     not trained on: fine-tuning replays some, see ``TrainedCandidate.trained_on``);
    - no slice (a recording, a speaker label) with at least ``slice_min_words`` reference
      words is more than ``slice_max_relative_worsening`` worse (relative WER, and with
      at least ``slice_min_extra_errors`` more errors, so that 0 -> 0 is never "worse");

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.bundle import DecodingDefaults, LexiconTerm, ModelBundle
-from engine.corpus import reference_set
+from engine.corpus import REPLAY, reference_set
 from engine.errors import TranscriptionCancelled
 from engine.paths import models_dir
 from retrain.contract import ContractResult, build_examples
@@ -198,6 +198,9 @@ class TrainedCandidate:
     variants: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     variant_specs: Mapping[str, ServingSpec] = field(default_factory=dict)
     cleanup: Callable[[], None] | None = None  # removes the draft's staging files
+    # ids of the reviewed-unchanged and reference examples its weights were trained on
+    # (fine-tuning replays some): the gate's no-harm checks leave them out for it
+    trained_on: frozenset[str] = frozenset()
 
 
 class CandidateTrainer(Protocol):
@@ -370,10 +373,11 @@ def served_by(bundle: ModelBundle | None, decoder: CachedDecoder, name: str) -> 
     )
 
 
-def reference_examples() -> tuple[Example, ...]:
+def reference_examples(split: str | None = None) -> tuple[Example, ...]:
+    """The shipped reference set (``engine.corpus.reference_set``) as examples."""
     return tuple(
         Example(f"ref:{item.name}", f"ref:{item.name}", clip_for(item.path), item.text)
-        for item in reference_set()
+        for item in reference_set(split)
     )
 
 
@@ -390,8 +394,8 @@ def evaluate_candidate(
         candidate=Served(candidate.name, candidate.serve),
         champion=champion,
         factory=factory,
-        unchanged=snap.unchanged,
-        reference_set=reference_examples(),
+        unchanged=[e for e in snap.unchanged if e.example_id not in candidate.trained_on],
+        reference_set=[e for e in reference_examples() if e.example_id not in candidate.trained_on],
     )
 
 
@@ -606,7 +610,7 @@ def measure_costs(
     specs: Mapping[str, ServingSpec], rounds: int
 ) -> tuple[CostMeasurement, dict[str, float]]:
     """Each spec's real-time factor on the shipped reference set, in one measurement."""
-    clips = [ex.clip for ex in reference_examples()]
+    clips = [ex.clip for ex in reference_examples(REPLAY)]
     measured = measure_rtf(specs, clips, rounds)
     return measured, dict(measured.rtf)
 

@@ -45,7 +45,7 @@ from retrain.finetune.availability import prepare_process  # noqa: E402
 prepare_process()
 
 from engine import audio, transcribe  # noqa: E402
-from engine.corpus import CorpusItem, read_manifest, reference_set  # noqa: E402
+from engine.corpus import REPLAY, CorpusItem, read_manifest, reference_set  # noqa: E402
 from engine.prepare import ensure_base_model  # noqa: E402
 from engine.scoring import ZERO, error_counts, term_hits  # noqa: E402
 from retrain.finetune.config import FinetuneConfig  # noqa: E402
@@ -157,13 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     items = read_manifest(args.corpus)
     split = {s: [i for i in items if i.split == s] for s in ("train", "heldout", "heldout_control")}
     general = read_manifest(args.general) if args.general else reference_set()
-    replayed_names = {i.path.name for i in reference_set()}
+    replayed_names = {i.path.name for i in reference_set(REPLAY)}
     general_sets = {
         "general_replayed": [i for i in general if i.path.name in replayed_names],
         "general_unseen": [i for i in general if i.path.name not in replayed_names],
     }
     general_sets = {k: v for k, v in general_sets.items() if v}
-    replay = [example(i, "replay") for i in reference_set()]
+    replay = [example(i, "replay") for i in reference_set(REPLAY)]
     examples = {i.path.name: example(i) for i in split["train"]}
     chosen = [n.strip() for n in args.only.split(";") if n.strip()]
     epoch_list = sorted(int(e) for e in args.epochs.split(","))

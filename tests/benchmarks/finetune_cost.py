@@ -55,7 +55,7 @@ print(json.dumps({"wall": elapsed, "cpu": t.user + t.system, "peak_rss_mb": peak
 
 def run_training(corpus: Path, threads: int, home: Path) -> dict:
     from engine import audio
-    from engine.corpus import read_manifest, reference_set
+    from engine.corpus import REPLAY, read_manifest, reference_set
     from engine.prepare import ensure_base_model
     from retrain.finetune.config import FinetuneConfig
     from retrain.finetune.examples import TrainingExample
@@ -65,7 +65,7 @@ def run_training(corpus: Path, threads: int, home: Path) -> dict:
     examples = [TrainingExample(i.path.name, audio.decode(i.path), i.text) for i in items]
     examples += [
         TrainingExample("ref:" + i.path.name, audio.decode(i.path), i.text, "replay")
-        for i in reference_set()
+        for i in reference_set(REPLAY)
     ]
     base = ensure_base_model()
     destination = home / "bench-out" / f"ft-{time.time_ns()}"

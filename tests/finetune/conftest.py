@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from finetune_fixtures import SHORT, Run, environment, example
 
-from engine.corpus import CorpusItem, read_manifest, reference_set
+from engine.corpus import REPLAY, CorpusItem, read_manifest, reference_set
 from retrain.finetune.config import FinetuneConfig
 from retrain.finetune.examples import TrainingExample
 
@@ -51,7 +51,7 @@ def train_examples(user_sim_items) -> tuple[TrainingExample, ...]:
 
 @pytest.fixture(scope="session")
 def replay_examples() -> tuple[TrainingExample, ...]:
-    return tuple(example(i, "replay", "reference:") for i in reference_set())
+    return tuple(example(i, "replay", "reference:") for i in reference_set(REPLAY))
 
 
 def _train(examples, config, env, directory: Path, version: str) -> Run:

@@ -71,8 +71,9 @@ def test_both_backends_serve_the_fine_tuned_weights(
     "in 117 general-corpus words (9.4%) vs 2 (1.7%) for the base model, bit-identically at "
     "eb6878e where this test was added; style drift learned from the corrections and replay "
     "('One, two, three.' -> '1, 2, 3.', 'cold-hearted' -> 'coldhearted'), and the bound allows "
-    "no extra error on 117 words. The pipeline's gate applies the same bound to its reference "
-    "set, so such a candidate is never served; strict: remove the mark when the trainer meets it.",
+    "no extra error on 117 words. The pipeline's gate applies the same bound to the reference "
+    "set's gate clips, which fine-tuning never replays and which hold both of those clips, so "
+    "such a candidate is not served; strict: remove the mark when the trainer meets it.",
 )
 def test_general_speech_stays_within_the_no_harm_bound(
     full_run, finetune_env, general_corpus: Path
