@@ -118,10 +118,10 @@ class FinetuneFit:
     final_bundle: ModelBundle
     final_decoder: CachedDecoder
     trained_on: Mapping[int, list[str]]
+    replayed: frozenset[str]  # example ids of the replay examples (every training's)
     details: Mapping[str, Any]
     seconds: float
     workroot: Path
-    replayed: frozenset[str] = frozenset()  # example ids of the replay examples
 
 
 @dataclass
