@@ -150,7 +150,9 @@ class ContractConfig:
 
 @dataclass(frozen=True, slots=True)
 class AudioSpan:
-    """Learning audio: a 16 kHz mono FLAC covering ``start``..``end`` of the recording."""
+    """Learning audio: a 16 kHz mono FLAC of the segment ``start``..``end`` of the
+    recording, with up to ``retrain.snippets.CONTEXT_MARGIN`` seconds of the audio no
+    other segment covers on each side (``retrain.snippets.context_span``)."""
 
     path: Path
     sha256: str

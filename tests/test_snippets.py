@@ -7,13 +7,16 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
+from engine.audio import decode
 from engine.corpus import read_manifest
 from engine.paths import snippets_dir
 from engine.types import Segment
 from retrain.contract import build_examples, file_sha256
-from retrain.snippets import capture_snippets
+from retrain.importer import import_file
+from retrain.snippets import CONTEXT_MARGIN, capture_snippets, context_span, neighbour_bounds
 from retrain.store import DeleteSegment, Retime, Store
 
 SPANS = [(0.0, 3.5), (3.5, 7.2), (7.2, 10.9)]
@@ -58,13 +61,16 @@ def test_reviewed_segments_get_16k_mono_flac_snippets_with_their_hash(tiro_home,
             ).fetchall()
         )
         assert [r[0] for r in rows] == ids
+        clip_seconds = len(decode(clip)) / 16000
         for (_sid, relative, sha, start, end, rate), span in zip(rows, SPANS, strict=True):
             path = snippets_dir() / relative
             assert path.suffix == ".flac" and file_sha256(path) == sha
             assert (start, end, rate) == (*span, 16000)
             got_rate, channels, seconds = probe(path)
             assert (got_rate, channels) == (16000, 1)
-            assert seconds == pytest.approx(end - start, abs=0.05)
+            # the spans touch, so only the last one gets context: the rest of the clip
+            held = (min(clip_seconds, end + CONTEXT_MARGIN) if end == SPANS[-1][1] else end) - start
+            assert seconds == pytest.approx(held, abs=0.05)
         result = build_examples(store)
         assert len(result.examples) == 3 and result.rejections == {}
         assert capture_snippets(store).captured == 0  # nothing more is due
@@ -101,13 +107,57 @@ def test_retimed_segments_are_recaptured_and_deleted_ones_swept(tiro_home, clip)
         before = sorted(p.name for p in snippets_dir().rglob("*.flac"))
         store.apply_edit(tid, Retime(ids[1], 3.6, 7.2)).result()
         assert build_examples(store).rejections == {"audio_outdated": 1}
-        assert capture_snippets(store).captured == 1
+        # the retimed segment, and the one before it: its context now reaches 3.6 s
+        assert capture_snippets(store).captured == 2
         after = sorted(p.name for p in snippets_dir().rglob("*.flac"))
-        assert len(after) == 3 and after != before
+        assert len(after) == 3 and len(set(after) - set(before)) == 2
         store.apply_edit(tid, DeleteSegment(ids[2])).result()
         report = capture_snippets(store)
-        assert report.removed_files == 1
+        # the deleted segment's file is swept; the segment before it now ends the
+        # transcript, so its snippet is renewed with the context after it
+        assert report.removed_files == 1 and report.captured == 1
         assert len(list(snippets_dir().rglob("*.flac"))) == 2
+
+
+def test_context_reaches_into_uncovered_audio_only() -> None:
+    assert context_span(3.0, 5.0, 1.0, 8.0, 20.0) == context_span(3.0, 5.0, None, None, None)
+    assert context_span(3.0, 5.0, 2.5, 5.5, 20.0).start == 2.5
+    assert context_span(3.0, 5.0, 2.5, 5.5, 20.0).end == 5.5
+    assert context_span(3.0, 5.0, 3.0, 5.0, 20.0) == context_span(3.0, 5.0, 9.0, 1.0, None)
+    assert (
+        context_span(3.0, 5.0, 3.0, 5.0, 5.2).start,
+        context_span(3.0, 5.0, 3.0, 5.0, 5.2).end,
+    ) == (3.0, 5.0)
+    assert context_span(0.5, 5.0, None, None, 5.2).start == 0.0
+    assert context_span(0.5, 5.0, None, None, 5.2).end == 5.2
+    bounds = neighbour_bounds([(1, 0.0, 3.5), (2, 3.5, 7.2), (3, 8.0, 10.0), (4, 8.0, 9.0)])
+    assert bounds[1] == (None, 3.5) and bounds[2] == (3.5, 8.0)
+    assert bounds[3] == bounds[4] == (8.0, 8.0)  # they start together: no context
+
+
+def test_a_snippet_holds_the_words_the_model_dropped_after_its_segment(tiro_home, user_sim_corpus):
+    """Real model, real clip: user-sim train/001 ends "... today I'm reviewing Kästner's
+    pull request", and the base model stops at "reviewing", its segment ending about
+    1.4 s before the clip does. The user types the missing words in; the snippet must
+    hold their audio, or learning is taught text the audio does not have."""
+    item = next(i for i in read_manifest(user_sim_corpus) if i.path.name == "001.mp3")
+    with Store.open(auto_snippets=False) as store:
+        store.set_consent(True, "1").result()
+        result = import_file(store, item.path)
+        (segment,) = store.load_transcript(result.transcript_id).segments
+        assert "pull request" not in segment.text.lower()
+        clip_seconds = len(decode(item.path)) / 16000
+        assert clip_seconds - segment.end > 1.0, "the model's segment now reaches the end"
+        store.mark_verified(result.transcript_id, [segment.id]).result()
+        assert capture_snippets(store).captured == 1
+        (relative,) = store.read(lambda c: [p for (p,) in c.execute("SELECT path FROM snippets")])
+        held = decode(snippets_dir() / relative)
+    assert len(held) / 16000 == pytest.approx(clip_seconds, abs=0.05)
+    after = held[round(segment.end * 16000) :]
+    loudest = max(
+        float(np.sqrt(np.mean(after[i : i + 1600] ** 2))) for i in range(0, len(after) - 1600, 1600)
+    )
+    assert loudest > 0.02, "no speech after the segment's end in its snippet"
 
 
 def test_the_store_captures_in_the_background_after_a_review(tiro_home, clip):

@@ -57,9 +57,11 @@ DEFAULT = FinetuneConfig(max_epochs=4, min_epochs=4, stop_loss=0.0)
 
 
 def variants() -> dict[str, tuple[FinetuneConfig, bool]]:
-    """name -> (config, replay the reference set)."""
+    """name -> (config, replay the reference set). The variant ``SEGMENT_SPANS`` trains
+    on each clip cut to the base model's segment span (see ``cut_to_segments``)."""
     return {
         "default": (DEFAULT, True),
+        SEGMENT_SPANS: (DEFAULT, True),
         "no replay": (DEFAULT, False),
         "replay targets: references": (replace(DEFAULT, replay_targets="reference"), True),
         "lr 1e-5": (replace(DEFAULT, learning_rate=1e-5, max_epochs=6, min_epochs=6), True),
@@ -68,6 +70,19 @@ def variants() -> dict[str, tuple[FinetuneConfig, bool]]:
         "torch float32 encoder outputs": (replace(DEFAULT, encoder="torch"), True),
         "batch 8": (replace(DEFAULT, batch_size=8, max_epochs=6, min_epochs=6), True),
     }
+
+
+SEGMENT_SPANS = "audio cut to the segment spans"
+
+
+def cut_to_segments(ex: TrainingExample) -> TrainingExample:
+    """The clip cut to the span of the base model's segments, as a snippet of exactly
+    the segment's span holds it: words the model dropped at the end may be cut off."""
+    segments = list(transcribe(ex.audio)[0])
+    if not segments:
+        return ex
+    start, end = (round(t * audio.SAMPLE_RATE) for t in (segments[0].start, segments[-1].end))
+    return replace(ex, audio=ex.audio[start:end])
 
 
 def fold_of(item: CorpusItem, folds: int) -> int:
@@ -186,11 +201,16 @@ def main(argv: list[str] | None = None) -> int:
         for name, (config, with_replay) in variants().items():
             if chosen and name not in chosen:
                 continue
+            corrections = (
+                {n: cut_to_segments(e) for n, e in examples.items()}
+                if name == SEGMENT_SPANS
+                else examples
+            )
             cv: dict[int, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
             timings = []
             for fold in range(args.folds):
                 held = [i for i in split["train"] if fold_of(i, args.folds) == fold]
-                train = [examples[i.path.name] for i in split["train"] if i not in held]
+                train = [corrections[i.path.name] for i in split["train"] if i not in held]
                 train += replay if with_replay else []
                 texts, timing = train_and_score(
                     train, config, epoch_list, {"train": held, **general_sets}, cache, workdir
@@ -212,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             entry["cv"] = {e: {k: t.row() for k, t in sets.items()} for e, sets in cv.items()}
             if args.final:
-                full = [examples[i.path.name] for i in split["train"]] + (
+                full = [corrections[i.path.name] for i in split["train"]] + (
                     replay if with_replay else []
                 )
                 scored = {s: split[s] for s in ("heldout", "heldout_control")} | general_sets
