@@ -85,6 +85,12 @@ def cut_to_segments(ex: TrainingExample) -> TrainingExample:
     return replace(ex, audio=ex.audio[start:end])
 
 
+def base_whisper_weights(ct2_dir: Path) -> dict:
+    from retrain.finetune.model import load_whisper, whisper_weights
+
+    return whisper_weights(load_whisper(ct2_dir))
+
+
 def fold_of(item: CorpusItem, folds: int) -> int:
     return int(hashlib.sha256(item.path.name.encode()).hexdigest(), 16) % folds
 
@@ -130,20 +136,33 @@ def train_and_score(
     scored: dict[str, list[CorpusItem]],
     cache: EncoderCache,
     workdir: Path,
-) -> tuple[dict[int, dict[str, list[str]]], dict[str, float]]:
-    """Train once; at each epoch in ``epochs`` export and transcribe every set in ``scored``."""
+    mixes: list[float] = (),  # type: ignore[assignment]
+) -> tuple[dict[str, dict[str, list[str]]], dict[str, float]]:
+    """Train once; at each epoch in ``epochs`` export and transcribe every set in ``scored``,
+    and also each weight-space mix ``base + a * (tuned - base)`` for ``a`` in ``mixes``
+    (labelled ``"<epoch>~<a>"``)."""
     base = ensure_base_model()
-    texts: dict[int, dict[str, list[str]]] = {}
+    texts: dict[str, dict[str, list[str]]] = {}
+    base_weights = base_whisper_weights(base.ct2_dir) if mixes else {}
+
+    def score(label: str, weights: dict) -> None:
+        target = workdir / f"epoch-{label}"
+        bundle = export_bundle(
+            weights, base, target, version=f"ablation-{label}", lineage={}, ggml_variants=()
+        )
+        texts[label] = {name: decode(items, bundle.directory) for name, items in scored.items()}
+        shutil.rmtree(target)
 
     def on_epoch(epoch: int, loss: float, weights) -> None:
         if epoch not in epochs:
             return
-        target = workdir / f"epoch-{epoch}"
-        bundle = export_bundle(
-            weights(), base, target, version=f"ablation-{epoch}", lineage={}, ggml_variants=()
-        )
-        texts[epoch] = {name: decode(items, bundle.directory) for name, items in scored.items()}
-        shutil.rmtree(target)
+        tuned = weights()
+        score(str(epoch), tuned)
+        for a in mixes:
+            score(
+                f"{epoch}~{a:g}",
+                {k: base_weights[k] + a * (v - base_weights[k]) for k, v in tuned.items()},
+            )
 
     wall, cpu = time.perf_counter(), time.process_time()
     result = train_decoder(
@@ -166,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", default="2,3,4")
     parser.add_argument("--only", default="", help="variant names, separated by ;")
     parser.add_argument("--final", action="store_true")
+    parser.add_argument("--mix", default="", help="weight-space mixes with the base, e.g. 0.5,0.7")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -182,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     examples = {i.path.name: example(i) for i in split["train"]}
     chosen = [n.strip() for n in args.only.split(";") if n.strip()]
     epoch_list = sorted(int(e) for e in args.epochs.split(","))
+    mixes = [float(a) for a in args.mix.split(",") if a.strip()]
+    labels = [label for e in epoch_list for label in (str(e), *(f"{e}~{a:g}" for a in mixes))]
     cache = EncoderCache()
     results: dict[str, Any] = {}
 
@@ -206,14 +228,20 @@ def main(argv: list[str] | None = None) -> int:
                 if name == SEGMENT_SPANS
                 else examples
             )
-            cv: dict[int, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
+            cv: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
             timings = []
             for fold in range(args.folds):
                 held = [i for i in split["train"] if fold_of(i, args.folds) == fold]
                 train = [corrections[i.path.name] for i in split["train"] if i not in held]
                 train += replay if with_replay else []
                 texts, timing = train_and_score(
-                    train, config, epoch_list, {"train": held, **general_sets}, cache, workdir
+                    train,
+                    config,
+                    epoch_list,
+                    {"train": held, **general_sets},
+                    cache,
+                    workdir,
+                    mixes,
                 )
                 timings.append(timing)
                 scored = {"train": held, **general_sets}
@@ -236,18 +264,20 @@ def main(argv: list[str] | None = None) -> int:
                     replay if with_replay else []
                 )
                 scored = {s: split[s] for s in ("heldout", "heldout_control")} | general_sets
-                texts, timing = train_and_score(full, config, epoch_list, scored, cache, workdir)
+                texts, timing = train_and_score(
+                    full, config, epoch_list, scored, cache, workdir, mixes
+                )
                 entry["final"] = {
                     e: {k: _score(_items(k, split, general_sets), v) for k, v in sets.items()}
                     for e, sets in texts.items()
                 }
                 entry["final_timing"] = timing
             results[name] = entry
-            for epoch in epoch_list:
+            for label in labels:
                 print_row(
-                    f"{name} @{epoch}",
-                    entry["cv"].get(epoch, {}),
-                    entry.get("final", {}).get(epoch),
+                    f"{name} @{label}",
+                    entry["cv"].get(label, {}),
+                    entry.get("final", {}).get(label),
                     flush=True,
                 )
     if args.json:
