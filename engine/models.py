@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -109,15 +110,18 @@ def _fallback(notice: str) -> ServingModel:
 # ----------------------------------------------------------------------------- loaded backends
 
 
-_Key = tuple[str, str, str, str, int]
+_Key = tuple[str, str, str, str, str, int]
 _loaded: OrderedDict[_Key, Backend] = OrderedDict()
 _loaded_lock = threading.Lock()
 _loading_locks: dict[_Key, threading.Lock] = {}
 
 
 def _key(name: str, variant: str, weights: ModelBundle, threads: int) -> _Key:
+    """A loaded backend's identity: the folder and version, and the verified sha256 of
+    every file (a folder rewritten in place under the same version is new weights)."""
     directory = str(weights.directory.resolve()) if weights.directory else ""
-    return (name, variant, directory, weights.version, threads)
+    content = hashlib.sha256(repr(sorted(weights.files.items())).encode()).hexdigest()
+    return (name, variant, directory, weights.version, content, threads)
 
 
 def _new_backend(name: str, variant: str) -> Backend:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import shutil
 import sys
@@ -73,6 +74,7 @@ def variants() -> dict[str, tuple[FinetuneConfig, bool]]:
 
 
 SEGMENT_SPANS = "audio cut to the segment spans"
+_EXPORTS = itertools.count(1)
 
 
 def cut_to_segments(ex: TrainingExample) -> TrainingExample:
@@ -146,10 +148,10 @@ def train_and_score(
     base_weights = base_whisper_weights(base.ct2_dir) if mixes else {}
 
     def score(label: str, weights: dict) -> None:
-        target = workdir / f"epoch-{label}"
-        bundle = export_bundle(
-            weights, base, target, version=f"ablation-{label}", lineage={}, ggml_variants=()
-        )
+        # a fresh folder and version for every export: each is a new model to the engine
+        name = f"ablation-{next(_EXPORTS)}-{label}"
+        target = workdir / name
+        bundle = export_bundle(weights, base, target, version=name, lineage={}, ggml_variants=())
         texts[label] = {name: decode(items, bundle.directory) for name, items in scored.items()}
         shutil.rmtree(target)
 
@@ -185,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", default="2,3,4")
     parser.add_argument("--only", default="", help="variant names, separated by ;")
     parser.add_argument("--final", action="store_true")
+    parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="with --final: print each no-harm clip whose text the final model changed",
+    )
     parser.add_argument("--mix", default="", help="weight-space mixes with the base, e.g. 0.5,0.7")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -272,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                     for e, sets in texts.items()
                 }
                 entry["final_timing"] = timing
+                if args.diff:
+                    print_changes(name, texts, base_texts, split, general_sets)
             results[name] = entry
             for label in labels:
                 print_row(
@@ -303,6 +312,32 @@ def _fmt(row: dict | None, key: str = "wer", pct: bool = True) -> str:
         return "   -  "
     value = row[key]
     return f"{100 * value:5.1f}%" if pct else f"{value:5.2f}"
+
+
+def print_changes(
+    name: str,
+    texts: dict[str, dict[str, list[str]]],
+    base_texts: dict[str, list[str]],
+    split: dict[str, list[CorpusItem]],
+    general_sets: dict[str, list[CorpusItem]],
+) -> None:
+    """The no-harm clips whose text a final model changed: reference, base, tuned, errors."""
+    for label, sets in texts.items():
+        for set_name in ("heldout_control", *general_sets):
+            items = _items(set_name, split, general_sets)
+            for item, before, after in zip(
+                items, base_texts[set_name], sets[set_name], strict=True
+            ):
+                if before.strip() == after.strip():
+                    continue
+                errors = (error_counts(item.text, before), error_counts(item.text, after))
+                print(
+                    f"  {name} @{label} {set_name} {item.path.name}: errors "
+                    f"{errors[0].errors} -> {errors[1].errors}\n"
+                    f"      reference: {item.text}\n      base:  {before.strip()}\n"
+                    f"      tuned: {after.strip()}",
+                    flush=True,
+                )
 
 
 def print_row(name: str, cv: dict, final: dict | None = None, flush: bool = False) -> None:

@@ -29,6 +29,7 @@ from engine.corpus import read_manifest
 from engine.errors import TranscriptionCancelled, UnknownBackendError
 from engine.scoring import error_counts, normalize
 from engine.types import Segment, TranscribeOptions
+from engine.weights.ct2 import read_model_bin, write_model_bin
 
 SR = audio.SAMPLE_RATE
 BACKENDS = ("ctranslate2", "whispercpp")
@@ -330,6 +331,28 @@ def test_models_are_cached_and_a_new_version_is_picked_up_by_the_next_job(
     assert new_backend is not first_v1
     finished_v1 = _text([head, *in_flight])  # the old job finishes on its own model
     assert normalize(finished_v1) == normalize(_text(swapped))
+
+
+def test_a_bundle_rewritten_in_place_under_the_same_version_is_loaded_again(
+    tmp_path: Path,
+) -> None:
+    """The loaded-backend cache is keyed by the files' content too: a folder rewritten
+    in place (a benchmark re-exporting to the same path and version did) must not keep
+    serving the weights it held before."""
+    base = models.base_bundle()
+    first = _with_own_weights(tmp_path, "same-version", base)
+    before, _ = models.acquire("ctranslate2", models.resolve(first), 2)
+    model_bin = first.directory / "weights" / "ct2" / "model.bin"
+    stored = read_model_bin(model_bin)
+    name = next(n for n, v in stored.variables.items() if v.ndim == 1 and "bias" in n)
+    model_bin.unlink()  # a hard link to the base's file: write a new one
+    write_model_bin(stored.with_variables({name: stored.variables[name] * 1.01}), model_bin)
+    files = dict(first.files) | {"weights/ct2/model.bin": file_sha256(model_bin)}
+    second = _write_bundle(dataclasses.replace(first, files=files))
+    assert second.directory == first.directory and second.version == first.version
+    again, _ = models.acquire("ctranslate2", models.resolve(second.directory), 2)
+    assert again is not before
+    assert again is models.acquire("ctranslate2", models.resolve(second.directory), 2)[0]
 
 
 # ----------------------------------------------------------------------------- chunk decisions
