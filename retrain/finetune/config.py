@@ -24,10 +24,13 @@ class FinetuneConfig:
       ``"serving"`` is the serving CTranslate2 encoder (int8, exactly what the trained
       decoder will see when serving); ``"torch"`` is the float32 encoder of the model
       being trained.
-    - ``replay_targets``: what replay examples teach: ``"self"``, the base model's own
-      transcript of the clip (keep saying what you said), or ``"reference"``, the
-      reference text (which may be written in another style: lowercase, numbers as
-      words, no punctuation).
+    - ``replay_targets``: what replay examples teach: ``"reference"``, the reference
+      text (the reference set's replay texts are cased and punctuated; a reviewed-
+      unchanged segment's is the model's own), or ``"self"``, the base model's own
+      transcript of the clip. ``"self"`` taught the base model's inconsistencies: it
+      writes "platforms 1 and 3" for a replay clip, and the fine-tuned model then wrote
+      "One, two, three." as "1, 2, 3." (3 scored errors on a clip it never saw;
+      finetune_ablation, session 5).
     - ``with_prompt``: train with each example's prompt (the lexicon prompt serving
       uses) before ``<|startoftranscript|>``, so the decoder learns to read it.
     - ``seed`` and ``threads`` make a run reproducible bit for bit.
@@ -43,7 +46,7 @@ class FinetuneConfig:
     train_embeddings: bool = True
     encoder: EncoderSource = "serving"
     with_prompt: bool = False
-    replay_targets: ReplayTargets = "self"
+    replay_targets: ReplayTargets = "reference"
     seed: int = 0
     threads: int = 2
 

@@ -37,6 +37,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -70,11 +72,39 @@ def variants() -> dict[str, tuple[FinetuneConfig, bool]]:
         "embeddings frozen": (replace(DEFAULT, train_embeddings=False), True),
         "torch float32 encoder outputs": (replace(DEFAULT, encoder="torch"), True),
         "batch 8": (replace(DEFAULT, batch_size=8, max_epochs=6, min_epochs=6), True),
+        REPLAY_X3: (DEFAULT, True),
+        REPLAY_AUGMENTED: (DEFAULT, True),
     }
 
 
 SEGMENT_SPANS = "audio cut to the segment spans"
 _EXPORTS = itertools.count(1)
+REPLAY_X3 = "replay repeated 3 times"
+REPLAY_AUGMENTED = "replay plus telephone-band and speed-changed copies"
+
+
+def augmented(ex: TrainingExample) -> list[TrainingExample]:
+    """The clip, band-limited to 300-3400 Hz (telephone), and played at 0.9x and 1.1x."""
+    spectrum = np.fft.rfft(ex.audio)
+    hz = np.fft.rfftfreq(len(ex.audio), 1 / audio.SAMPLE_RATE)
+    spectrum[(hz < 300) | (hz > 3400)] = 0
+    phone = np.fft.irfft(spectrum, len(ex.audio)).astype(np.float32)
+    out = [ex, replace(ex, example_id=f"{ex.example_id}#phone", audio=phone)]
+    for rate in (0.9, 1.1):
+        n = round(len(ex.audio) / rate)
+        warped = np.interp(np.arange(n) * rate, np.arange(len(ex.audio)), ex.audio)
+        out.append(
+            replace(ex, example_id=f"{ex.example_id}#x{rate}", audio=warped.astype(np.float32))
+        )
+    return out
+
+
+def replay_for(name: str, replay: list[TrainingExample]) -> list[TrainingExample]:
+    if name == REPLAY_X3:
+        return replay * 3
+    if name == REPLAY_AUGMENTED:
+        return [a for ex in replay for a in augmented(ex)]
+    return replay
 
 
 def cut_to_segments(ex: TrainingExample) -> TrainingExample:
@@ -240,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             for fold in range(args.folds):
                 held = [i for i in split["train"] if fold_of(i, args.folds) == fold]
                 train = [corrections[i.path.name] for i in split["train"] if i not in held]
-                train += replay if with_replay else []
+                train += replay_for(name, replay) if with_replay else []
                 texts, timing = train_and_score(
                     train,
                     config,
@@ -268,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             entry["cv"] = {e: {k: t.row() for k, t in sets.items()} for e, sets in cv.items()}
             if args.final:
                 full = [corrections[i.path.name] for i in split["train"]] + (
-                    replay if with_replay else []
+                    replay_for(name, replay) if with_replay else []
                 )
                 scored = {s: split[s] for s in ("heldout", "heldout_control")} | general_sets
                 texts, timing = train_and_score(

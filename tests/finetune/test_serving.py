@@ -67,13 +67,15 @@ def test_both_backends_serve_the_fine_tuned_weights(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open in issue 8, not a regression: the fine-tuned full_run bundle gives 11 errors "
-    "in 117 general-corpus words (9.4%) vs 2 (1.7%) for the base model, bit-identically at "
-    "eb6878e where this test was added; style drift learned from the corrections and replay "
-    "('One, two, three.' -> '1, 2, 3.', 'cold-hearted' -> 'coldhearted'), and the bound allows "
-    "no extra error on 117 words. The pipeline's gate applies the same bound to the reference "
-    "set's gate clips, which fine-tuning never replays and which hold both of those clips, so "
-    "such a candidate is not served; strict: remove the mark when the trainer meets it.",
+    reason="open in issue 8, not a regression: the fine-tuned full_run bundle gives 4 errors "
+    "in 117 general-corpus words (3.4%) vs 2 (1.7%) for the base model (session 5, replay "
+    "targets = the reference set's texts; it was 11 with the base model's own transcripts "
+    "as replay targets, which taught 'One, two, three.' -> '1, 2, 3.'). What is left is "
+    "'cold-hearted' -> 'coldhearted', a valid spelling that Whisper's normalizer scores as "
+    "2 errors, and the bound allows no extra error on 117 words. The pipeline's gate "
+    "applies the same bound to the reference set's gate clips, which fine-tuning never "
+    "replays and which hold that clip, so such a candidate is not served; strict: remove "
+    "the mark when the trainer meets it.",
 )
 def test_general_speech_stays_within_the_no_harm_bound(
     full_run, finetune_env, general_corpus: Path
