@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         bundle_dir = candidates_dir / name
         entry: dict = {
             "gate": cand["gate"]["decision"],
+            "gate_reasons": list(cand["gate"].get("reasons", [])),
             "train_seconds": cand["seconds"],
             "training_peak_rss_mb": cand["details"].get("worker_peak_rss_mb"),
             "finetune_worker_seconds": cand["details"].get("training_seconds"),
@@ -331,6 +332,11 @@ def print_table(f: dict) -> None:
     print(f"gate: {f['gate']['decision']} (promoted: {f['promoted_candidate']})")
     for reason in f["gate"]["reasons"]:
         print(f"  - {reason}")
+    for name, cand in f["candidates"].items():
+        if cand["gate"] == "rejected":
+            print(f"{name}: rejected")
+            for reason in cand.get("gate_reasons", []):
+                print(f"  - {reason}")
     print(
         f"pipeline: {f['pipeline_seconds']:.1f} s wall in its own process "
         f"(run itself {f['pipeline_report_seconds']} s), peak RSS {f['pipeline_peak_rss_mb']} MB; "
