@@ -31,6 +31,8 @@ class FinetuneConfig:
       writes "platforms 1 and 3" for a replay clip, and the fine-tuned model then wrote
       "One, two, three." as "1, 2, 3." (3 scored errors on a clip it never saw;
       finetune_ablation, session 5).
+    - ``replay_repeats``: each replay example is seen this many times per epoch (the
+      corrections once), so that the few replay clips weigh more against the corrections.
     - ``with_prompt``: train with each example's prompt (the lexicon prompt serving
       uses) before ``<|startoftranscript|>``, so the decoder learns to read it.
     - ``seed`` and ``threads`` make a run reproducible bit for bit.
@@ -47,6 +49,7 @@ class FinetuneConfig:
     encoder: EncoderSource = "serving"
     with_prompt: bool = False
     replay_targets: ReplayTargets = "reference"
+    replay_repeats: int = 1
     seed: int = 0
     threads: int = 2
 

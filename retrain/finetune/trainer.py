@@ -8,7 +8,8 @@
 2. AdamW updates every decoder parameter (token embedding tied to the output
    projection, positional embedding, the blocks) on teacher-forced cross-entropy of
    ``<|startoftranscript|><|notimestamps|> text <|endoftext|>``, in shuffled batches
-   that mix the corrections with the replay examples;
+   that mix the corrections with the replay examples (each replay example
+   ``replay_repeats`` times per epoch);
 3. it stops after ``max_epochs``, or earlier once an epoch's mean loss is at most
    ``stop_loss`` (after ``min_epochs``).
 
@@ -320,7 +321,11 @@ def train_decoder(
         trainable, lr=config.learning_rate, weight_decay=config.weight_decay
     )
     order_rng = np.random.default_rng(config.seed)
-    steps_per_epoch = -(-len(kept) // config.batch_size)
+    repeats = max(1, config.replay_repeats)
+    schedule = np.array(
+        [i for i, ex in enumerate(kept) for _ in range(repeats if ex.role == "replay" else 1)]
+    )
+    steps_per_epoch = -(-len(schedule) // config.batch_size)
     total_steps = steps_per_epoch * config.max_epochs
 
     mark = time.perf_counter()
@@ -328,7 +333,7 @@ def train_decoder(
     step = 0
     loaded.model.train()
     for epoch in range(1, config.max_epochs + 1):
-        order = order_rng.permutation(len(kept))
+        order = schedule[order_rng.permutation(len(schedule))]
         token_loss, token_count = 0.0, 0
         for first in range(0, len(order), config.batch_size):
             _check(cancel)

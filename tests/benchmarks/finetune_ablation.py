@@ -72,14 +72,13 @@ def variants() -> dict[str, tuple[FinetuneConfig, bool]]:
         "embeddings frozen": (replace(DEFAULT, train_embeddings=False), True),
         "torch float32 encoder outputs": (replace(DEFAULT, encoder="torch"), True),
         "batch 8": (replace(DEFAULT, batch_size=8, max_epochs=6, min_epochs=6), True),
-        REPLAY_X3: (DEFAULT, True),
+        "replay repeated 3 times": (replace(DEFAULT, replay_repeats=3), True),
         REPLAY_AUGMENTED: (DEFAULT, True),
     }
 
 
 SEGMENT_SPANS = "audio cut to the segment spans"
 _EXPORTS = itertools.count(1)
-REPLAY_X3 = "replay repeated 3 times"
 REPLAY_AUGMENTED = "replay plus telephone-band and speed-changed copies"
 
 
@@ -100,8 +99,6 @@ def augmented(ex: TrainingExample) -> list[TrainingExample]:
 
 
 def replay_for(name: str, replay: list[TrainingExample]) -> list[TrainingExample]:
-    if name == REPLAY_X3:
-        return replay * 3
     if name == REPLAY_AUGMENTED:
         return [a for ex in replay for a in augmented(ex)]
     return replay
