@@ -130,14 +130,9 @@ def snippet_name(candidate: Candidate, span: SnippetSpan) -> str:
 def needs_capture(candidate: Candidate, name: str) -> bool:
     """Whether the segment's snippet is missing or stale: retimed, or its context
     changed (a neighbour moved), or captured before snippets held context."""
-    if candidate.snippet_path is None or candidate.snippet_path != name:
-        return True
-    if not (snippets_dir() / candidate.snippet_path).is_file():
-        return True
-    return (
-        abs((candidate.snippet_start or 0.0) - candidate.start) > 1e-3
-        or abs((candidate.snippet_end or 0.0) - candidate.end) > 1e-3
-    )
+    # the name holds the segment's span and the context, so a retimed segment or a moved
+    # neighbour gives another name
+    return candidate.snippet_path != name or not (snippets_dir() / name).is_file()
 
 
 def capture_snippets(

@@ -16,7 +16,13 @@ from engine.paths import snippets_dir
 from engine.types import Segment
 from retrain.contract import build_examples, file_sha256
 from retrain.importer import import_file
-from retrain.snippets import CONTEXT_MARGIN, capture_snippets, context_span, neighbour_bounds
+from retrain.snippets import (
+    CONTEXT_MARGIN,
+    SnippetSpan,
+    capture_snippets,
+    context_span,
+    neighbour_bounds,
+)
 from retrain.store import DeleteSegment, Retime, Store
 
 SPANS = [(0.0, 3.5), (3.5, 7.2), (7.2, 10.9)]
@@ -120,16 +126,13 @@ def test_retimed_segments_are_recaptured_and_deleted_ones_swept(tiro_home, clip)
 
 
 def test_context_reaches_into_uncovered_audio_only() -> None:
-    assert context_span(3.0, 5.0, 1.0, 8.0, 20.0) == context_span(3.0, 5.0, None, None, None)
-    assert context_span(3.0, 5.0, 2.5, 5.5, 20.0).start == 2.5
-    assert context_span(3.0, 5.0, 2.5, 5.5, 20.0).end == 5.5
-    assert context_span(3.0, 5.0, 3.0, 5.0, 20.0) == context_span(3.0, 5.0, 9.0, 1.0, None)
-    assert (
-        context_span(3.0, 5.0, 3.0, 5.0, 5.2).start,
-        context_span(3.0, 5.0, 3.0, 5.0, 5.2).end,
-    ) == (3.0, 5.0)
-    assert context_span(0.5, 5.0, None, None, 5.2).start == 0.0
-    assert context_span(0.5, 5.0, None, None, 5.2).end == 5.2
+    margin = CONTEXT_MARGIN
+    assert context_span(3.0, 5.0, None, None, None) == SnippetSpan(3.0 - margin, 5.0 + margin)
+    assert context_span(3.0, 5.0, 0.5, 8.0, 20.0) == SnippetSpan(1.0, 7.0)  # far neighbours
+    assert context_span(3.0, 5.0, 2.5, 5.5, 20.0) == SnippetSpan(2.5, 5.5)  # near ones
+    assert context_span(3.0, 5.0, 3.0, 5.0, 20.0) == SnippetSpan(3.0, 5.0)  # touching
+    assert context_span(3.0, 5.0, 9.0, 1.0, None) == SnippetSpan(3.0, 5.0)  # overlapping
+    assert context_span(0.5, 5.0, None, None, 5.2) == SnippetSpan(0.0, 5.2)  # the recording
     bounds = neighbour_bounds([(1, 0.0, 3.5), (2, 3.5, 7.2), (3, 8.0, 10.0), (4, 8.0, 9.0)])
     assert bounds[1] == (None, 3.5) and bounds[2] == (3.5, 8.0)
     assert bounds[3] == bounds[4] == (8.0, 8.0)  # they start together: no context

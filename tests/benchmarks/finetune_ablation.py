@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,7 @@ def train_and_score(
     scored: dict[str, list[CorpusItem]],
     cache: EncoderCache,
     workdir: Path,
-    mixes: list[float] = (),  # type: ignore[assignment]
+    mixes: Sequence[float] = (),
 ) -> tuple[dict[str, dict[str, list[str]]], dict[str, float]]:
     """Train once; at each epoch in ``epochs`` export and transcribe every set in ``scored``,
     and also each weight-space mix ``base + a * (tuned - base)`` for ``a`` in ``mixes``
