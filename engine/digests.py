@@ -1,9 +1,12 @@
-"""sha256 of model files, remembered by (size, mtime) so start-up does not re-hash them.
+"""sha256 of large files, remembered by (size, mtime, inode) so they are not re-hashed.
 
 Hashing the prepared base model in full (about 200 MB) takes a few tenths of a
 second on a warm disk cache and more on a cold one; checking ``stat()`` against
 this cache takes about a millisecond. The cache lives in ``TIRO_HOME/cache``
-(throw-away: deleting it only costs one full hash per file).
+(throw-away: deleting it only costs one full hash per file). Recordings use it too:
+snippet capture checks the original file's sha256 after every review, and a
+meeting's video may be gigabytes. Deleting a recording drops its entry
+(``forget_digests``).
 
 A file whose content is rewritten gets a new mtime, so it is hashed again and
 tampering shows up as a checksum mismatch. The cache cannot see a change that
@@ -18,6 +21,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Collection
 from pathlib import Path
 
 from engine.paths import cache_dir
@@ -75,6 +79,25 @@ def remember_digests(digests: dict[Path, str]) -> None:
         entries[str(resolved)] = [_stamp(resolved.stat()), digest]
     with _lock:
         _store(entries)
+
+
+def _holds(entry: object, digests: set[str]) -> bool:
+    return isinstance(entry, list) and len(entry) == 2 and entry[1] in digests
+
+
+def forget_digests(digests: Collection[str]) -> int:
+    """Drop every entry whose sha256 is in ``digests`` (a deleted recording's path and
+    hash must not outlive it); returns how many went."""
+    wanted = set(digests)
+    if not wanted:
+        return 0
+    with _lock:
+        data = _load()
+        kept = {k: v for k, v in data.items() if not _holds(v, wanted)}
+        if len(kept) != len(data):
+            with contextlib.suppress(OSError):
+                atomic_write_bytes(_cache_path(), json.dumps(kept, sort_keys=True).encode())
+        return len(data) - len(kept)
 
 
 def _store(entries: dict[str, list]) -> None:

@@ -77,6 +77,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.digests import sha256_file as file_sha256  # re-exported: snippets, tests
 from engine.paths import snippets_dir
 from engine.scoring import normalize as _normalize
 from engine.types import Word
@@ -412,14 +413,6 @@ def base_model_token_count(text: str) -> int:
 
 
 # --- building the examples -------------------------------------------------------------
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def example_id(candidate: Candidate) -> str:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.digests import file_digest
 from engine.types import Segment, TranscribeOptions, TranscriptionInfo
-from retrain.contract import file_sha256
 from retrain.store import Store
 
 log = logging.getLogger("tiro.importer")
@@ -81,7 +81,9 @@ def import_file(
 
         bundle = Registry(store).champion_path()
     segments, info = transcribe(source, options, bundle=bundle, progress=progress, cancel=cancel)
-    sha256 = file_sha256(source)
+    # remembered by size, mtime and inode: snippet capture checks the file against it
+    # after every review without reading it again
+    sha256 = file_digest(source)
     media = info.media
     recording_id = store.add_recording(
         source.resolve(),

@@ -433,7 +433,8 @@ def _compact(store: Store) -> None:
 
 
 def _remove_cached(doomed: _Doomed) -> int:
-    """Remove ``cache/recordings/<id>/`` and any cached file named after the recording's sha256."""
+    """Remove ``cache/recordings/<id>/``, any cached file named after the recording's sha256,
+    and its entry (path and sha256) in the file-digest cache."""
     removed = 0
     root = cache_dir()
     for rid in doomed.recording_ids:
@@ -453,6 +454,9 @@ def _remove_cached(doomed: _Doomed) -> int:
                 path.unlink()
                 removed += 1
     if doomed.sha256s:
+        from engine.digests import forget_digests
+
+        removed += forget_digests(doomed.sha256s)
         for path in list(root.rglob("*")):
             if any(sha in path.name for sha in doomed.sha256s):
                 if path.is_dir():

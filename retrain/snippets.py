@@ -12,7 +12,8 @@ Measured on the 40 user-sim training clips: the last segment ended 0.03-0.4 s be
 the speech did, and in one clip 1.2 s early, cutting off "Kästner's pull request";
 a snippet of exactly the span taught fine-tuning text the audio does not hold. The
 context reaches at most ``CONTEXT_MARGIN`` seconds each side and never into audio
-another segment of the transcript covers, so it never holds a neighbour's words.
+another segment of the transcript covers, so it never holds a neighbour's words, nor
+into speech the user deleted (``removed_speech``).
 
 Captured only:
 - while consent is on (checked again in the same transaction that records the
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.digests import file_digest
 from engine.paths import snippets_dir
 from retrain.contract import (
     Candidate,
@@ -112,6 +114,24 @@ def neighbour_bounds(
     return out
 
 
+def removed_speech(conn: sqlite3.Connection, transcript_id: int) -> list[tuple[int, float, float]]:
+    """The model's own segments of the transcript that no current segment overlaps, as
+    ``(-asr segment id, start, end)``: speech the user deleted (or retimed away from).
+    They bound the context like any segment, so a neighbour's snippet never holds
+    words the user removed: its text would not have them, and learning would be taught
+    to leave speech out."""
+    return [
+        (-asr_id, start, end)
+        for asr_id, start, end in conn.execute(
+            "SELECT a.id, a.start_sec, a.end_sec FROM asr_segments a "
+            "WHERE a.transcript_id = ? AND NOT EXISTS (SELECT 1 FROM segments s "
+            "WHERE s.transcript_id = a.transcript_id "
+            "AND s.start_sec < a.end_sec AND a.start_sec < s.end_sec)",
+            (transcript_id,),
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class CaptureReport:
     captured: int = 0
@@ -175,7 +195,7 @@ def capture_snippets(
                 rows = conn.execute(
                     "SELECT id, start_sec, end_sec FROM segments WHERE transcript_id = ?", (tid,)
                 ).fetchall()
-                bounds.update(neighbour_bounds(rows))
+                bounds.update(neighbour_bounds(rows + removed_speech(conn, tid)))
         finally:
             conn.execute("COMMIT")
         return enabled, found, recordings, bounds
@@ -258,7 +278,7 @@ def _source_matches(path: Path, sha256: str, skipped: Counter[str]) -> bool:
         skipped["recording_missing"] += 1
         return False
     try:
-        if file_sha256(path) != sha256:
+        if file_digest(path) != sha256:  # cached by size, mtime and inode
             skipped["recording_changed"] += 1
             return False
     except OSError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ import pytest
 from storekit import add_transcript
 from test_contract import give_snippet
 
+from engine.digests import file_digest
 from engine.paths import cache_dir, logs_dir, snippets_dir
 from retrain import privacy
 from retrain.contract import build_examples
@@ -102,7 +104,8 @@ def _make_traces(store: Store, tiro_home: Path, word: str) -> dict:
     media_bytes = os.urandom(4096)
     media.write_bytes(media_bytes)
     texts = [f"the {word} budget meeting", f"we talked about {word} again"]
-    rid, tid, ids = add_transcript(store, texts, name=f"{word}.wav", path=media)
+    real_sha = hashlib.sha256(media_bytes).hexdigest()
+    rid, tid, ids = add_transcript(store, texts, name=f"{word}.wav", path=media, sha256=real_sha)
     store.write(
         lambda c: c.execute("UPDATE recordings SET owned = 1 WHERE id = ?", (rid,))
     ).result()
@@ -115,6 +118,7 @@ def _make_traces(store: Store, tiro_home: Path, word: str) -> dict:
     for sid, data in zip(ids, snippet_bytes, strict=True):
         give_snippet(store, sid, data)
     sha = store.recording(rid).sha256
+    assert file_digest(media) == sha  # remembered with its path, as import and capture do
     cached = cache_dir() / "waveforms" / f"{sha}.peaks"
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(media_bytes[:1000])
@@ -164,7 +168,7 @@ def test_deleting_a_recording_leaves_none_of_its_text_or_audio_under_tiro_home(
 
     assert found_anywhere(tiro_home, gone["needles"]) == []
     assert report.recordings == 1 and report.transcripts == 1 and report.segments == 2
-    assert report.snippet_files == 2 and report.media_files == 1 and report.cache_entries == 1
+    assert report.snippet_files == 2 and report.media_files == 1 and report.cache_entries == 2
     assert report.log_lines_scrubbed == 1 and report.models_marked == [gone["model"]]
     # the other recording is untouched and still works
     assert len(found_anywhere(tiro_home, kept["needles"])) >= len(kept["needles"]) - 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import time
 from pathlib import Path
@@ -117,12 +119,73 @@ def test_retimed_segments_are_recaptured_and_deleted_ones_swept(tiro_home, clip)
         assert capture_snippets(store).captured == 2
         after = sorted(p.name for p in snippets_dir().rglob("*.flac"))
         assert len(after) == 3 and len(set(after) - set(before)) == 2
+        (kept_name,) = store.read(
+            lambda c: c.execute(
+                "SELECT path FROM snippets WHERE segment_id = ?", (ids[1],)
+            ).fetchone()
+        )
+        kept = snippets_dir() / kept_name
         store.apply_edit(tid, DeleteSegment(ids[2])).result()
         report = capture_snippets(store)
-        # the deleted segment's file is swept; the segment before it now ends the
-        # transcript, so its snippet is renewed with the context after it
-        assert report.removed_files == 1 and report.captured == 1
+        # the deleted segment's file is swept; the segment before it keeps its snippet:
+        # the speech the user deleted (7.2-10.9 s) is not context, or learning would be
+        # taught text that leaves words of the audio out
+        assert report.removed_files == 1 and report.captured == 0
+        assert kept.is_file() and kept.name.endswith("-3600-7200-c3500-7200.flac")
         assert len(list(snippets_dir().rglob("*.flac"))) == 2
+
+
+class HashedBytes:
+    """Counts the bytes every ``hashlib.sha256`` object is fed while installed."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._real = hashlib.sha256
+
+    def __call__(self, *args, **kwargs):
+        counter, real = self, self._real(*args, **kwargs)
+
+        class Counted:
+            def update(self, data) -> None:
+                counter.total += len(data)
+                real.update(data)
+
+            def hexdigest(self) -> str:
+                return real.hexdigest()
+
+        return Counted()
+
+
+def test_captures_after_each_review_do_not_read_the_recording_again(tiro_home, clip, monkeypatch):
+    """Capture runs after every review and checks the original against its sha256. A
+    meeting's video may be gigabytes, so the hash taken at import is remembered by size,
+    mtime and inode (engine.digests): the only bytes capture hashes are its snippets'. A
+    file changed later is hashed again and refused. (hashlib is wrapped to count bytes.)"""
+    hashed = HashedBytes()
+    monkeypatch.setattr(hashlib, "sha256", hashed)
+    with Store.open(auto_snippets=False) as store:
+        store.set_consent(True, "1").result()
+        tid = import_file(store, clip).transcript_id
+        segments = store.load_transcript(tid).segments
+        assert len(segments) >= 2
+        hashed.total = 0
+        for segment in segments:
+            store.mark_verified(tid, [segment.id]).result()
+            assert capture_snippets(store).captured >= 1
+        snippet_bytes = sum(p.stat().st_size for p in snippets_dir().rglob("*.flac"))
+        assert hashed.total == snippet_bytes < clip.stat().st_size
+
+        data = bytearray(clip.read_bytes())
+        data[-100] ^= 0xFF
+        clip.write_bytes(bytes(data))
+        later = clip.stat().st_mtime_ns + 2_000_000_000  # however coarse the clock
+        os.utime(clip, ns=(later, later))
+        hashed.total = 0
+        first = segments[0]
+        store.apply_edit(tid, Retime(first.id, first.start, first.end - 0.2)).result()
+        report = capture_snippets(store)
+        assert report.captured == 0 and report.skipped["recording_changed"] == 1
+        assert hashed.total == clip.stat().st_size
 
 
 def test_context_reaches_into_uncovered_audio_only() -> None:
