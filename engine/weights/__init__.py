@@ -10,6 +10,7 @@ through either backend.
   re-fused, and Hugging Face transformers <-> Whisper names; Whisper names are the hub
   other namings map to.
 * ``ggml``: whisper.cpp's file (f32/f16/q8_0): writer, reader, mel filters, vocabulary.
+* ``quantize``: CTranslate2's int8 storage (what packaged builds ship) and back.
 * ``convert``: the whole-model conversions built from those.
 """
 
@@ -42,6 +43,7 @@ from engine.weights.names import (
     whisper_to_ct2,
     whisper_to_hf,
 )
+from engine.weights.quantize import dequantized, is_int8, quantize_int8
 
 __all__ = [
     "CT2FormatError",
@@ -55,10 +57,13 @@ __all__ = [
     "ct2_links",
     "ct2_to_ggml",
     "ct2_to_whisper",
+    "dequantized",
     "from_hub",
     "hf_links",
     "hf_to_whisper",
+    "is_int8",
     "iter_ct2_as_whisper",
+    "quantize_int8",
     "read_ggml",
     "read_model_bin",
     "to_hub",

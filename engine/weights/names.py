@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.weights.ct2 import CT2Model
+from engine.weights.quantize import dequantized
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,8 +365,10 @@ class _Resolving(Mapping[str, np.ndarray]):
 def iter_ct2_as_whisper(model: CT2Model) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(whisper_name, array)`` for every weight, in Whisper's order, dtypes kept.
 
-    Arrays are views into ``model``'s buffers (no copies).
+    Arrays are views into ``model``'s buffers (no copies); an int8 model is read as
+    float16 first (``engine.weights.quantize``).
     """
+    model = dequantized(model)
     dims = WhisperDims.from_ct2(model)
     links = ct2_links(dims)
     scalars = {name for name, v in model.variables.items() if v.ndim == 0}
@@ -388,8 +391,10 @@ def whisper_to_ct2(weights: Mapping[str, np.ndarray], template: CT2Model) -> CT2
     Fused projections are re-fused and key-bias slots filled with zeros; every
     value is cast to the template's dtype for that variable. Scalar flags, aliases,
     the spec name and the variable order come from ``template``, so writing the
-    result of ``whisper_to_ct2(ct2_to_whisper(m), m)`` reproduces ``m`` bit for bit.
+    result of ``whisper_to_ct2(ct2_to_whisper(m), m)`` reproduces ``m`` bit for bit. An
+    int8 template gives a float16 model (its weights are new numbers, not the template's).
     """
+    template = dequantized(template)
     links = ct2_links(WhisperDims.from_ct2(template))
     shapes = {link.source: template.get(link.source).shape for link in links}
     return template.with_variables(from_hub(weights, links, shapes))

