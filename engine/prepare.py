@@ -352,6 +352,8 @@ def prepare_to(
             and ct2_storage_of(existing) == ct2_storage
         ):
             return existing
+        if existing is not None:  # valid, but other formats or storage: made again
+            shutil.rmtree(target)
         chosen = tuple(f for f in FORMATS if f in wanted)
         return _prepare(source, target, progress, chosen, ct2_storage)
 

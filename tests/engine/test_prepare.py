@@ -315,6 +315,17 @@ def test_prepare_to_makes_the_shipped_layout(prepared_models_dir: Path) -> None:
     assert prepare.prepare_to(prepared_models_dir) == bundle  # already there: untouched
 
 
+def test_prepare_to_remakes_a_folder_prepared_with_other_formats_or_storage(
+    no_shipped_models, tmp_path: Path, tiro_home: Path
+) -> None:
+    first = prepare.prepare_to(tmp_path, formats=("ct2",))
+    assert prepare.ct2_storage_of(first) == "float16"
+    second = prepare.prepare_to(tmp_path, formats=("ct2",), ct2_storage="int8")
+    assert second.directory == first.directory and prepare.ct2_storage_of(second) == "int8"
+    assert is_int8(read_model_bin(second.ct2_dir / "model.bin"))
+    assert load_bundle(second.directory) == second
+
+
 # ---------------------------------------------------------------- bundle paths
 
 
