@@ -30,8 +30,9 @@ packaged build ships only the default backend's, to stay small); its manifest li
 them in ``lineage["formats"]``. It always holds the CTranslate2 files, which are the
 source of every other format. A packaged build stores them as int8
 (``lineage["ct2_storage"]``, ``engine.weights.quantize``): served bit-identically, as
-serving quantizes to int8 anyway, and 36 MB smaller. The whisper.cpp files made from
-them are then made from the int8 weights: when a backend needs a format the shipped folder lacks
+serving quantizes to int8 anyway, and 36 MB smaller; its whisper.cpp file is then made
+from the int8 weights (same WER, ``tests/engine/test_quantize.py``). When a backend
+needs a format the shipped folder lacks
 (``ensure_base_model(formats=...)``, called by ``engine.models``), the full bundle is
 prepared once into TIRO_HOME from the shipped CTranslate2 files, even without the
 model package.

@@ -114,22 +114,25 @@ def neighbour_bounds(
     return out
 
 
-def removed_speech(conn: sqlite3.Connection, transcript_id: int) -> list[tuple[int, float, float]]:
-    """The model's own segments of the transcript that no current segment overlaps, as
-    ``(-asr segment id, start, end)``: speech the user deleted (or retimed away from).
-    They bound the context like any segment, so a neighbour's snippet never holds
-    words the user removed: its text would not have them, and learning would be taught
-    to leave speech out."""
-    return [
-        (-asr_id, start, end)
-        for asr_id, start, end in conn.execute(
-            "SELECT a.id, a.start_sec, a.end_sec FROM asr_segments a "
-            "WHERE a.transcript_id = ? AND NOT EXISTS (SELECT 1 FROM segments s "
-            "WHERE s.transcript_id = a.transcript_id "
-            "AND s.start_sec < a.end_sec AND a.start_sec < s.end_sec)",
-            (transcript_id,),
-        )
-    ]
+def removed_speech(
+    segments: list[tuple[int, float, float]], model_segments: list[tuple[int, float, float]]
+) -> list[tuple[int, float, float]]:
+    """The ``model_segments`` (the transcript's ASR output, ``(id, start, end)``) that no
+    current segment overlaps, as ``(-id, start, end)``: speech the user deleted (or
+    retimed away from). They bound the context like any segment, so a neighbour's
+    snippet never holds words the user removed: its text would not have them, and
+    learning would be taught to leave speech out."""
+    ordered = sorted((start, end) for _, start, end in segments)
+    starts = [start for start, _ in ordered]
+    latest_end: list[float] = []
+    for _, end in ordered:
+        latest_end.append(max(end, latest_end[-1]) if latest_end else end)
+    removed = []
+    for asr_id, start, end in model_segments:
+        before = bisect_left(starts, end)  # current segments that start before it ends
+        if before == 0 or latest_end[before - 1] <= start:
+            removed.append((-asr_id, start, end))
+    return removed
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,11 @@ def capture_snippets(
                 rows = conn.execute(
                     "SELECT id, start_sec, end_sec FROM segments WHERE transcript_id = ?", (tid,)
                 ).fetchall()
-                bounds.update(neighbour_bounds(rows + removed_speech(conn, tid)))
+                model_rows = conn.execute(
+                    "SELECT id, start_sec, end_sec FROM asr_segments WHERE transcript_id = ?",
+                    (tid,),
+                ).fetchall()
+                bounds.update(neighbour_bounds(rows + removed_speech(rows, model_rows)))
         finally:
             conn.execute("COMMIT")
         return enabled, found, recordings, bounds

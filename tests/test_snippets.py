@@ -24,6 +24,7 @@ from retrain.snippets import (
     capture_snippets,
     context_span,
     neighbour_bounds,
+    removed_speech,
 )
 from retrain.store import DeleteSegment, Retime, Store
 
@@ -196,6 +197,11 @@ def test_context_reaches_into_uncovered_audio_only() -> None:
     assert context_span(3.0, 5.0, 3.0, 5.0, 20.0) == SnippetSpan(3.0, 5.0)  # touching
     assert context_span(3.0, 5.0, 9.0, 1.0, None) == SnippetSpan(3.0, 5.0)  # overlapping
     assert context_span(0.5, 5.0, None, None, 5.2) == SnippetSpan(0.0, 5.2)  # the recording
+    current = [(1, 0.0, 3.5), (2, 3.6, 7.2)]
+    model = [(10, 0.0, 3.5), (11, 3.5, 7.2), (12, 7.2, 10.9), (13, 1.0, 2.0), (14, 11.0, 12.0)]
+    # 12 and 14 no current segment overlaps (deleted); 11 was retimed, 13 merged into 1
+    assert removed_speech(current, model) == [(-12, 7.2, 10.9), (-14, 11.0, 12.0)]
+    assert removed_speech([], model[:1]) == [(-10, 0.0, 3.5)]
     bounds = neighbour_bounds([(1, 0.0, 3.5), (2, 3.5, 7.2), (3, 8.0, 10.0), (4, 8.0, 9.0)])
     assert bounds[1] == (None, 3.5) and bounds[2] == (3.5, 8.0)
     assert bounds[3] == bounds[4] == (8.0, 8.0)  # they start together: no context
