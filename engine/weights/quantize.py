@@ -18,6 +18,8 @@ exporting fine-tuned weights into a base model's structure) goes through
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from engine.weights.ct2 import CT2Model
@@ -59,14 +61,7 @@ def quantize_int8(model: CT2Model) -> CT2Model:
         dtypes[name] = "int8"
         variables[f"{name}{SCALE_SUFFIX}"] = scale
         dtypes[f"{name}{SCALE_SUFFIX}"] = "float32"
-    return CT2Model(
-        model.spec_name,
-        model.spec_revision,
-        variables,
-        dtypes,
-        dict(model.aliases),
-        model.binary_version,
-    )
+    return replace(model, variables=variables, dtypes=dtypes)
 
 
 def dequantized(model: CT2Model) -> CT2Model:
@@ -90,11 +85,4 @@ def dequantized(model: CT2Model) -> CT2Model:
             dtypes[name] = "float16"
         else:
             variables[name], dtypes[name] = value, model.dtypes[name]
-    return CT2Model(
-        model.spec_name,
-        model.spec_revision,
-        variables,
-        dtypes,
-        dict(model.aliases),
-        model.binary_version,
-    )
+    return replace(model, variables=variables, dtypes=dtypes)
