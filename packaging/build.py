@@ -13,7 +13,9 @@ Steps (each printed with its time):
    ``build/prepared-models/`` (only the default backend's format is shipped; the
    default build stores the CTranslate2 weights as int8, which serving loads
    bit-identically, the fine-tuning variant keeps float16 to train from);
-3. PyInstaller on ``packaging/tiro.spec`` -> ``dist/tiro/`` (onedir);
+3. PyInstaller on ``packaging/tiro.spec`` -> ``dist/tiro/`` (onedir), then (Linux)
+   ``packaging/slim.py``: Qt's ICU data cut to English, PyAV's video encoders replaced by
+   stand-ins that fail cleanly, and symbols stripped;
 4. checks of the folder (required Qt plugins and native libraries present, test-only
    and fine-tuning libraries absent);
 5. the distributable beside it (Linux: ``dist/tiro-<version>-linux-<arch>.tar.gz``
@@ -46,6 +48,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import budgets  # noqa: E402 - packaging/budgets.py
+import slim  # noqa: E402 - packaging/slim.py
 
 TORCH_PIN = "torch==2.13.0"  # pip installs the CPU build (README: "Fine-tuning")
 EXE_NAME = "tiro.exe" if os.name == "nt" else "tiro"
@@ -310,6 +313,10 @@ def main(argv: list[str]) -> int:
         )
     with step("PyInstaller"):
         folder = freeze(python, prepared, dist, work, args.finetune)
+    with step("slim"):
+        slimmed = slim.slim(folder)
+        for message in slimmed.messages:
+            say(message)
     with step("strip"):
         say(f"strip: {strip_binaries(folder) / 1e6:.0f} MB saved")
     with step("check the folder"):

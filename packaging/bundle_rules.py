@@ -58,8 +58,11 @@ UNUSED_MODULES: tuple[str, ...] = (
     "onnxruntime",
     # huggingface_hub's download accelerator: Tiro never downloads.
     "hf_xet",
-    # Qt modules the app does not use (it is a QtWidgets app with no QML, network or SVG;
-    # QtOpenGL stays: pyqtgraph's plot items import it).
+    # Qt modules the app does not use (it is a QtWidgets app with no QML, network or SVG).
+    # pyqtgraph imports QtOpenGL but uses it only to draw with OpenGL, which Tiro never
+    # turns on: the build gives it a placeholder (rthooks/qtopengl_placeholder.py) instead
+    # of the 8.9 MB binding. QtOpenGLWidgets stays: pyqtgraph subclasses QOpenGLWidget.
+    "PySide6.QtOpenGL",
     "PySide6.QtQml",
     "PySide6.QtQuick",
     "PySide6.QtQuickControls2",
@@ -140,6 +143,27 @@ DROPPED_FILES: tuple[str, ...] = (
             "libselinux.so",
         )
     ),
+    # Qt libraries that nothing in the build loads: QtNetwork (its Python module is left
+    # out above; the library came with plugins dropped here) and the Kerberos libraries
+    # only it links; the eglfs support libraries (their platform plugins are dropped).
+    "PySide6/Qt/lib/libQt6Network.so*",
+    "PySide6/Qt/lib/libQt6EglFs*",
+    "PySide6/Qt/lib/libQt6EglFS*",
+    *(
+        f"{name}*"
+        for name in (
+            "libgssapi_krb5.so",
+            "libkrb5.so",
+            "libk5crypto.so",
+            "libkrb5support.so",
+            "libkeyutils.so",
+            "libcom_err.so",
+        )
+    ),
+    # rapidfuzz's compiled fuzz and process modules: Tiro (and jiwer) use only
+    # rapidfuzz.distance; rapidfuzz falls back to its pure-Python fuzz and process.
+    "rapidfuzz/fuzz_cpp*",
+    "rapidfuzz/process_cpp_impl*",
     # faster-whisper's silero VAD model (onnxruntime is left out, see above).
     "faster_whisper/assets/*.onnx",
 )

@@ -12,7 +12,11 @@
    ``tiro import`` on the bundled clip and ``tiro models list``, isolated the same way.
    Then the database must be at this code's schema version, the old rows intact, and
    the new transcript made by the previous build's personal model (not the factory one).
-4. Nothing may have been written into the program's folder (data lives in TIRO_HOME).
+4. Video: the sound tracks of an MP4 (H.264 + AAC) and a WebM (VP9 + Opus) made from the
+   bundled clip are transcribed by the frozen ``tiro transcribe``. The build replaced
+   PyAV's video encoders with stand-ins (packaging/encoder_stubs.py); decoding must not
+   notice.
+5. Nothing may have been written into the program's folder (data lives in TIRO_HOME).
 
 Exit status 0 only if everything passed. With ``--require-isolation`` a machine that
 cannot cut the network is a failure instead of a weaker, clearly reported run.
@@ -131,6 +135,51 @@ def check_upgrade(exe: Path, fixture: Path, schema_version: int, require: bool) 
     return not problems
 
 
+def video_with_sound(audio: Path, target: Path, video_codec: str, audio_codec: str) -> Path:
+    """``audio`` as the sound track of a short video (made with this Python's PyAV)."""
+    import av
+    import numpy as np
+
+    with av.open(str(audio)) as source, av.open(str(target), "w") as out:
+        video = out.add_stream(video_codec, rate=5)
+        video.width = video.height = 64
+        video.pix_fmt = "yuv420p"
+        sound = out.add_stream(audio_codec, rate=48000)
+        resampler = av.AudioResampler(format=sound.format.name, layout="stereo", rate=48000)
+        for frame in source.decode(audio=0):
+            for resampled in resampler.resample(frame):
+                out.mux(sound.encode(resampled))
+        out.mux(sound.encode(None))
+        for i in range(10):
+            image = np.full((64, 64, 3), i * 20, np.uint8)
+            out.mux(video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(video.encode(None))
+    return target
+
+
+def check_video(exe: Path, media: Path, require: bool) -> bool:
+    expected = "ask not what your country can do for you"
+    ok = True
+    for name, video_codec, audio_codec in (
+        ("jfk.mp4", "libx264", "aac"),
+        ("jfk.webm", "libvpx-vp9", "libopus"),
+    ):
+        path = video_with_sound(exe.parent / CLIP, media / name, video_codec, audio_codec)
+        run = isolation.run_isolated(
+            exe, ["transcribe", str(path)], repo=ROOT, require_isolation=require
+        )
+        passed = run.returncode == 0 and expected in " ".join(
+            run.stdout.lower().replace(",", "").split()
+        )
+        say(
+            f"video {name} ({video_codec} + {audio_codec}): {'transcribed' if passed else 'FAILED'}"
+        )
+        if not passed:
+            print(run.stdout + run.stderr, end="")
+            ok = False
+    return ok
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("archive", type=Path, help="the .tar.gz the build made")
@@ -152,6 +201,9 @@ def main(argv: list[str]) -> int:
         ok = check_self_test(exe, args.require_isolation, args.finetune)
         for fixture in fixtures:
             ok &= check_upgrade(exe, fixture, schema_version, args.require_isolation)
+        media = Path(scratch) / "media"
+        media.mkdir()
+        ok &= check_video(exe, media, args.require_isolation)
         written = sorted(set(snapshot(exe.parent).items()) - set(before.items()))
         if written:
             say(f"PROBLEM: the program wrote next to itself: {[name for name, _ in written][:5]}")

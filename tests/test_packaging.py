@@ -97,6 +97,11 @@ def test_the_runtime_dependencies_are_not_excluded() -> None:
         "libglib-2.0.so.0",
         "libxkbcommon-x11.so.0",
         "libportaudio.so.2",
+        "rapidfuzz/distance/metrics_cpp.cpython-311-x86_64-linux-gnu.so",
+        "rapidfuzz/utils_cpp.cpython-311-x86_64-linux-gnu.so",
+        "PySide6/Qt/lib/libQt6OpenGL.so.6",
+        "PySide6/QtOpenGLWidgets.abi3.so",
+        "PySide6/Qt/lib/libQt6DBus.so.6",
     ],
 )
 def test_what_the_app_needs_is_kept(destination: str) -> None:
@@ -114,6 +119,11 @@ def test_what_the_app_needs_is_kept(destination: str) -> None:
         "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
         "libcairo.so.2",
         "libgtk-3.so.0",
+        "rapidfuzz/fuzz_cpp_avx2.cpython-311-x86_64-linux-gnu.so",
+        "rapidfuzz/process_cpp_impl.cpython-311-x86_64-linux-gnu.so",
+        "PySide6/Qt/lib/libQt6Network.so.6",
+        "PySide6/Qt/lib/libQt6EglFsKmsSupport.so.6",
+        "libgssapi_krb5.so.2",
     ],
 )
 def test_what_the_app_never_uses_is_dropped(destination: str) -> None:
@@ -202,6 +212,18 @@ def test_every_module_imports_from_the_installed_copy_alone(installed: Path, tmp
     assert outside == {}, "imported from the checkout, not the installed copy"
 
 
+# A finder that refuses the modules in ``blocked``, as the frozen build lacks them.
+LEFT_OUT_FINDER = (
+    "class LeftOut(importlib.abc.MetaPathFinder):\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if any(name == b or name.startswith(b + '.') for b in blocked):\n"
+    "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+    "sys.meta_path.insert(0, LeftOut())\n"
+)
+# The spec's runtime hooks, which the frozen app runs before anything else.
+RUNTIME_HOOKS = [str(p) for p in sorted((ROOT / "packaging" / "rthooks").glob("*.py"))]
+
+
 def test_every_module_imports_without_what_the_default_build_leaves_out(
     installed: Path, tmp_path
 ) -> None:
@@ -215,13 +237,11 @@ def test_every_module_imports_without_what_the_default_build_leaves_out(
     modules = _installed_modules(installed)
     blocked = bundle_rules.excluded_modules(finetune=False)
     code = (
-        "import importlib, importlib.abc, json, sys\n"
+        "import importlib, importlib.abc, json, runpy, sys\n"
         "modules, blocked = json.loads(sys.argv[1]), json.loads(sys.argv[2])\n"
-        "class LeftOut(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if any(name == b or name.startswith(b + '.') for b in blocked):\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "sys.meta_path.insert(0, LeftOut())\n"
+        + LEFT_OUT_FINDER
+        + "for hook in json.loads(sys.argv[3]):\n"
+        "    runpy.run_path(hook)\n"
         "failed = {}\n"
         "for name in modules:\n"
         "    try:\n"
@@ -233,7 +253,8 @@ def test_every_module_imports_without_what_the_default_build_leaves_out(
         "print(json.dumps(failed))\n"
     )
     out = subprocess.run(
-        [str(installed), "-I", "-c", code, json.dumps(modules), json.dumps(blocked)],
+        [str(installed), "-I", "-c", code,
+         json.dumps(modules), json.dumps(blocked), json.dumps(RUNTIME_HOOKS)],
         check=True, capture_output=True, text=True, cwd=tmp_path, timeout=600,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"},
     )  # fmt: skip
@@ -279,3 +300,53 @@ def test_without_the_finetune_extra_the_app_says_so_and_keeps_tier_one_learning(
     )  # fmt: skip
     assert out.stdout.startswith("Fine-tuning is not available in this installation")
     assert "keeps learning your vocabulary and correction rules" in out.stdout
+
+
+def test_the_health_charts_draw_the_same_with_the_opengl_placeholder(tmp_path) -> None:
+    """The build leaves PySide6.QtOpenGL out and gives pyqtgraph a placeholder
+    (packaging/rthooks): Tiro's charts must draw pixel for pixel as with the real module."""
+    code = (
+        "import importlib, importlib.abc, json, runpy, sys\n"
+        "blocked, hooks = json.loads(sys.argv[1]), json.loads(sys.argv[2])\n"
+        + LEFT_OUT_FINDER
+        + "for hook in hooks:\n"
+        "    runpy.run_path(hook)\n"
+        "from types import SimpleNamespace as P\n"
+        "from PySide6.QtCore import QBuffer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from app.gui.health.charts import EditRateChart, TrainingChart\n"
+        "rates = EditRateChart()\n"
+        "rates.show_points([P(version=v, week=w, rate=r) for v, w, r in [\n"
+        "    ('base', '2026-11-02', 0.12), ('base', '2026-11-09', 0.10),\n"
+        "    ('p-1', '2026-11-09', 0.06), ('p-1', '2026-11-16', 0.04)]])\n"
+        "bars = TrainingChart()\n"
+        "bars.show_training(0.31, 0.21, 0.07)\n"
+        "images = []\n"
+        "for chart in (rates, bars):\n"
+        "    chart.resize(480, 240)\n"
+        "    chart.show()\n"
+        "    app.processEvents()\n"
+        "    buffer = QBuffer()\n"
+        "    buffer.open(QBuffer.OpenModeFlag.WriteOnly)\n"
+        "    chart.grab().save(buffer, 'BMP')\n"
+        "    images.append(bytes(buffer.data()).hex())\n"
+        "print(json.dumps({'placeholder': type(sys.modules['PySide6.QtOpenGL']).__name__,\n"
+        "                  'real': hasattr(sys.modules['PySide6.QtOpenGL'], '__file__'),\n"
+        "                  'images': images}))\n"
+    )
+
+    def draw(blocked: list[str]) -> dict:
+        done = subprocess.run(
+            [sys.executable, "-c", code, json.dumps(blocked), json.dumps(RUNTIME_HOOKS)],
+            capture_output=True, text=True, cwd=ROOT, timeout=120,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    real = draw([])
+    placeholder = draw(["PySide6.QtOpenGL"])
+    assert real["real"] and not placeholder["real"]
+    assert placeholder["images"] == real["images"]
+    assert len(set(real["images"])) == 2
