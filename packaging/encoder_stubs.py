@@ -20,6 +20,7 @@ that every corpus format still decodes and that each encoder fails to open clean
 from __future__ import annotations
 
 import ctypes
+import re
 import shutil
 import subprocess
 import tempfile
@@ -29,20 +30,22 @@ from pathlib import Path
 
 # File-name prefix -> what each imported symbol does in the stand-in. A value is C code
 # for the body (``return ...;``), or one of the special forms below; symbols not listed
-# stop the process. Every value is checked against FFmpeg's use (libavcodec/libx264.c,
-# libvpxenc.c, libvpxdec.c, libvpx.c, libsvtav1.c).
+# stop the process. Names are matched without the API-build suffix that x264 and x265
+# append (``x264_encoder_open_165``, ``x265_api_get_216``). Every value is checked
+# against FFmpeg's use (libavcodec/libx264.c, libx265.c, libvpxenc.c, libvpxdec.c,
+# libvpx.c, libsvtav1.c) and by tests/test_encoder_stubs.py.
 VERSION = "version"  # the real library's own answer (an int function, asked at build time)
 UNAVAILABLE = '"not in this build (Tiro never encodes video)"'
 
 BEHAVIOUR: dict[str, dict[str, str]] = {
     # FFmpeg asks x265_api_get_* for each bit depth while it registers codecs, and on
     # opening the encoder calls through the table it gets back without checking it.
-    "libx265": {"x265_api_get_216": "X265_API"},
+    "libx265": {"x265_api_get": "X265_API"},
     "libx264": {
         "x264_param_default": "return;",
         "x264_param_cleanup": "return;",
         "x264_param_default_preset": "return -1;",  # FFmpeg: "Error setting preset/tune"
-        "x264_encoder_open_165": "return 0;",  # NULL: FFmpeg returns AVERROR_EXTERNAL
+        "x264_encoder_open": "return 0;",  # NULL: FFmpeg returns AVERROR_EXTERNAL
         "x264_encoder_close": "return;",
     },
     "libvpx": {
@@ -77,7 +80,7 @@ static const struct {
     const char *strings[2];
     void (*functions[256])(void);
 } x265_api = {
-    {1, 216, 0, 0, 0, 0, 0, 8},
+    {1, X265_BUILD, 0, 0, 0, 0, 0, 8},
     {"not in this build", "not in this build"},
     {[0 ... 255] = x265_unavailable},
 };
@@ -156,12 +159,13 @@ def stand_in_source(library: Path, symbols: list[Symbol]) -> str:
             # Data (x264_levels): zeros, which also ends the table at its first entry.
             lines.append(f"const unsigned char {symbol.name}[{max(symbol.size, 1)}] = {{0}};")
             continue
-        body = behaviour.get(symbol.name)
+        body = behaviour.get(symbol.name, behaviour.get(_without_build_suffix(symbol.name)))
         if body == VERSION:
             real = ctypes.CDLL(str(library))
             body = f"return {int(getattr(real, symbol.name)())};"
         if body == "X265_API":
-            lines.append(X265_API)
+            build = symbol.name.rsplit("_", 1)[-1]
+            lines.append(X265_API.replace("X265_BUILD", build if build.isdigit() else "0"))
             lines.append(f"const void *{symbol.name}(int depth) {{ return &x265_api; }}")
         elif body is None:
             lines.append(f'void {symbol.name}(void) {{ unavailable("{symbol.name}"); }}')
@@ -174,6 +178,10 @@ def stand_in_source(library: Path, symbols: list[Symbol]) -> str:
             # pointer results alike on the 64-bit ABIs PyAV ships for.
             lines.append(f"long {symbol.name}(void) {{ {body} }}")
     return "\n".join(lines) + "\n"
+
+
+def _without_build_suffix(name: str) -> str:
+    return re.sub(r"_\d+$", "", name)
 
 
 def build_stand_in(library: Path, consumers: Iterable[Path], out: Path) -> None:
