@@ -48,6 +48,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import budgets  # noqa: E402 - packaging/budgets.py
+import elf  # noqa: E402 - packaging/elf.py
 import slim  # noqa: E402 - packaging/slim.py
 
 TORCH_PIN = "torch==2.13.0"  # pip installs the CPU build (README: "Fine-tuning")
@@ -217,17 +218,14 @@ def strip_binaries(folder: Path) -> int:
         return 0
     saved = 0
     restored = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_symlink() or not path.is_file() or path.parent == folder:
+    for path in elf.elf_files(folder):
+        if path.parent == folder:
             continue
-        with path.open("rb") as handle:
-            if handle.read(4) != b"\x7fELF":
-                continue
         before = path.stat().st_size
         backup = path.with_name(path.name + ".unstripped")
         shutil.copy2(path, backup)
         done = subprocess.run([strip, "--strip-unneeded", str(path)], capture_output=True)
-        if done.returncode != 0 or not load_segments_aligned(path):
+        if done.returncode != 0 or not elf.load_segments_aligned(path):
             backup.replace(path)
             restored.append(path.name)
             continue
@@ -236,18 +234,6 @@ def strip_binaries(folder: Path) -> int:
     if restored:
         say(f"strip: left unstripped (stripping would break them): {', '.join(restored)}")
     return saved
-
-
-def load_segments_aligned(path: Path) -> bool:
-    """Whether every LOAD segment's file offset and address agree modulo its alignment."""
-    out = subprocess.run(["readelf", "-lW", str(path)], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        fields = line.split()
-        if fields[:1] == ["LOAD"]:
-            offset, vaddr, align = int(fields[1], 16), int(fields[2], 16), int(fields[-1], 16)
-            if align > 1 and (offset - vaddr) % align:
-                return False
-    return True
 
 
 # ----------------------------------------------------------------------------- archive

@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import elf
+
 # File-name prefix -> what each imported symbol does in the stand-in. A value is C code
 # for the body (``return ...;``), or one of the special forms below; symbols not listed
 # stop the process. Names are matched without the API-build suffix that x264 and x265
@@ -111,16 +113,9 @@ def is_stand_in(path: Path) -> bool:
     return MARKER in _defined(path)
 
 
-def _nm(path: Path, *flags: str) -> list[list[str]]:
-    out = subprocess.run(
-        ["nm", "-D", *flags, str(path)], capture_output=True, text=True, check=True
-    )
-    return [line.split() for line in out.stdout.splitlines() if line.strip()]
-
-
 def _defined(path: Path) -> dict[str, Symbol]:
     symbols = {}
-    for fields in _nm(path, "--defined-only", "-S"):
+    for fields in elf.dynamic_symbols(path, "--defined-only", "-S"):
         if len(fields) == 4:
             _, size, kind, name = fields
         elif len(fields) == 3:
@@ -137,7 +132,7 @@ def imported_from(library: Path, consumers: Iterable[Path]) -> list[Symbol]:
     """The symbols of ``library`` that any of ``consumers`` imports."""
     wanted = set()
     for consumer in consumers:
-        wanted |= {f[-1].split("@")[0] for f in _nm(consumer, "--undefined-only")}
+        wanted |= {f[-1].split("@")[0] for f in elf.dynamic_symbols(consumer, "--undefined-only")}
     return [s for name, s in sorted(_defined(library).items()) if name in wanted]
 
 
@@ -187,7 +182,6 @@ def _without_build_suffix(name: str) -> str:
 def build_stand_in(library: Path, consumers: Iterable[Path], out: Path) -> None:
     """Compile the stand-in for ``library`` (same file name and soname) into ``out``."""
     symbols = imported_from(library, consumers)
-    soname = _soname(library)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "stand_in.c"
         source.write_text(stand_in_source(library, symbols))
@@ -197,7 +191,7 @@ def build_stand_in(library: Path, consumers: Iterable[Path], out: Path) -> None:
                 "-shared",
                 "-fPIC",
                 "-O2",
-                f"-Wl,-soname,{soname}",
+                f"-Wl,-soname,{elf.soname(library)}",
                 "-o",
                 str(out),
                 str(source),
@@ -208,16 +202,6 @@ def build_stand_in(library: Path, consumers: Iterable[Path], out: Path) -> None:
     missing = {s.name for s in symbols} - set(_defined(out))
     if missing:
         raise RuntimeError(f"stand-in for {library.name} lacks {sorted(missing)}")
-
-
-def _soname(library: Path) -> str:
-    out = subprocess.run(
-        ["readelf", "-d", str(library)], capture_output=True, text=True, check=True
-    )
-    for line in out.stdout.splitlines():
-        if "(SONAME)" in line:
-            return line.split("[", 1)[1].rstrip("]")
-    return library.name
 
 
 def tools_missing() -> list[str]:

@@ -28,6 +28,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import elf
+
 # Trees of per-locale data (besides the top level, which holds the main locale data).
 LOCALE_TREES = frozenset({"coll", "curr", "lang", "region", "unit", "zone", "rbnf"})
 KEPT_LANGUAGES = frozenset({"en"})
@@ -54,42 +56,11 @@ def is_dropped(item: str) -> bool:
 
 def _data_symbol(library: Path) -> tuple[str, int, int]:
     """(name, file offset, size) of the ``icudt<N>_dat`` symbol."""
-    out = subprocess.run(
-        ["nm", "-D", "--defined-only", "-S", str(library)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    for line in out.stdout.splitlines():
-        fields = line.split()
+    for fields in elf.dynamic_symbols(library, "--defined-only", "-S"):
         if len(fields) == 4 and _SYMBOL.match(fields[3]):
             address, size = int(fields[0], 16), int(fields[1], 16)
-            return fields[3], _file_offset(library, address), size
+            return fields[3], elf.file_offset(library, address), size
     raise ValueError(f"{library.name} has no icudt<N>_dat symbol")
-
-
-def _file_offset(library: Path, address: int) -> int:
-    """The file offset of a virtual address, from the library's program headers."""
-    out = subprocess.run(
-        ["readelf", "-lW", str(library)], capture_output=True, text=True, check=True
-    )
-    for line in out.stdout.splitlines():
-        fields = line.split()
-        if fields[:1] == ["LOAD"]:
-            offset, vaddr, filesz = int(fields[1], 16), int(fields[2], 16), int(fields[4], 16)
-            if vaddr <= address < vaddr + filesz:
-                return address - vaddr + offset
-    raise ValueError(f"address {address:#x} is not in a loaded segment of {library.name}")
-
-
-def soname(library: Path) -> str:
-    out = subprocess.run(
-        ["readelf", "-d", str(library)], capture_output=True, text=True, check=True
-    )
-    for line in out.stdout.splitlines():
-        if "(SONAME)" in line:
-            return line.split("[", 1)[1].rstrip("]")
-    return library.name
 
 
 def english_only(library: Path) -> int:
@@ -135,7 +106,7 @@ def english_only(library: Path) -> int:
                 "gcc",
                 "-shared",
                 "-nostdlib",
-                f"-Wl,-soname,{soname(library)}",
+                f"-Wl,-soname,{elf.soname(library)}",
                 "-o",
                 str(rebuilt),
                 str(assembly),

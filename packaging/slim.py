@@ -13,11 +13,11 @@ and their PyAV libraries are built differently.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import elf
 import encoder_stubs
 import icu_data
 
@@ -26,23 +26,6 @@ import icu_data
 class Slimmed:
     saved_bytes: int
     messages: tuple[str, ...]
-
-
-def needed(path: Path) -> set[str]:
-    out = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True)
-    return {
-        line.split("[", 1)[1].rstrip("]") for line in out.stdout.splitlines() if "(NEEDED)" in line
-    }
-
-
-def _elf_files(folder: Path) -> list[Path]:
-    found = []
-    for path in folder.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            with path.open("rb") as handle:
-                if handle.read(4) == b"\x7fELF":
-                    found.append(path)
-    return found
 
 
 def slim(folder: Path) -> Slimmed:
@@ -78,7 +61,7 @@ def slim(folder: Path) -> Slimmed:
         )
     elif av_libs.is_dir():
         replaced = encoder_stubs.replaceable(av_libs)
-        their_needs = set().union(*(needed(p) for p in replaced)) if replaced else set()
+        their_needs = set().union(*(elf.needed(p) for p in replaced)) if replaced else set()
         cut = encoder_stubs.replace_encoders(av_libs)
         saved += cut
         if replaced:
@@ -86,7 +69,7 @@ def slim(folder: Path) -> Slimmed:
             messages.append(
                 f"slim: video encoders replaced by stand-ins ({names}), {cut / 1e6:.1f} MB saved"
             )
-        still_needed = set().union(*(needed(p) for p in _elf_files(internal)))
+        still_needed = set().union(*(elf.needed(p) for p in elf.elf_files(internal)))
         for name in sorted(their_needs - still_needed):
             orphan = internal / name
             if orphan.is_file():
