@@ -37,12 +37,13 @@ import elf
 # against FFmpeg's use (libavcodec/libx264.c, libx265.c, libvpxenc.c, libvpxdec.c,
 # libvpx.c, libsvtav1.c) and by tests/test_encoder_stubs.py.
 VERSION = "version"  # the real library's own answer (an int function, asked at build time)
+X265_TABLE = "x265 table"  # a pointer to X265_API below
 UNAVAILABLE = '"not in this build (Tiro never encodes video)"'
 
 BEHAVIOUR: dict[str, dict[str, str]] = {
     # FFmpeg asks x265_api_get_* for each bit depth while it registers codecs, and on
     # opening the encoder calls through the table it gets back without checking it.
-    "libx265": {"x265_api_get": "X265_API"},
+    "libx265": {"x265_api_get": X265_TABLE},
     "libx264": {
         "x264_param_default": "return;",
         "x264_param_cleanup": "return;",
@@ -100,10 +101,14 @@ def replaceable(av_libs: Path) -> list[Path]:
     """The encoder libraries in a bundle's ``av.libs`` folder (none if already replaced)."""
     found = []
     for path in sorted(av_libs.iterdir()):
-        prefix = path.name.split("-")[0].split(".")[0]
-        if prefix in BEHAVIOUR and not is_stand_in(path):
+        if library_name(path) in BEHAVIOUR and not is_stand_in(path):
             found.append(path)
     return found
+
+
+def library_name(path: Path) -> str:
+    """``libx265`` for ``libx265-f5385bb8.so.216`` (auditwheel's hash) or ``libx265.so.216``."""
+    return path.name.split("-")[0].split(".")[0]
 
 
 MARKER = "tiro_encoder_stand_in"
@@ -137,8 +142,7 @@ def imported_from(library: Path, consumers: Iterable[Path]) -> list[Symbol]:
 
 
 def stand_in_source(library: Path, symbols: list[Symbol]) -> str:
-    prefix = library.name.split("-")[0].split(".")[0]
-    behaviour = BEHAVIOUR[prefix]
+    behaviour = BEHAVIOUR[library_name(library)]
     lines = [
         "#include <stdio.h>",
         "#include <stdlib.h>",
@@ -158,7 +162,7 @@ def stand_in_source(library: Path, symbols: list[Symbol]) -> str:
         if body == VERSION:
             real = ctypes.CDLL(str(library))
             body = f"return {int(getattr(real, symbol.name)())};"
-        if body == "X265_API":
+        if body == X265_TABLE:
             build = symbol.name.rsplit("_", 1)[-1]
             lines.append(X265_API.replace("X265_BUILD", build if build.isdigit() else "0"))
             lines.append(f"const void *{symbol.name}(int depth) {{ return &x265_api; }}")

@@ -29,7 +29,7 @@ class Slimmed:
 
 
 def slim(folder: Path) -> Slimmed:
-    """Apply both replacements to the build in ``folder`` (``dist/tiro``)."""
+    """Cut the ICU data and replace the video encoders in ``folder`` (``dist/tiro``)."""
     if not sys.platform.startswith("linux"):
         return Slimmed(0, ("slim: not a Linux build, libraries left as they are",))
     internal = folder / "_internal"
@@ -43,14 +43,12 @@ def slim(folder: Path) -> Slimmed:
             f"slim: ICU data left whole: {', '.join(missing)} not found "
             "(apt install icu-devtools gcc)"
         )
-    for library in icu:
-        cut = icu_data.english_only(library) if not missing else 0
+    for library in icu if not missing else []:
+        cut = icu_data.english_only(library)
         saved += cut
-        if cut:
-            messages.append(
-                f"slim: {library.name} cut to the root and English locales, "
-                f"{cut / 1e6:.1f} MB saved"
-            )
+        messages.append(
+            f"slim: {library.name} cut to the root and English locales, {cut / 1e6:.1f} MB saved"
+        )
 
     missing = encoder_stubs.tools_missing()
     av_libs = internal / "av.libs"
@@ -65,7 +63,7 @@ def slim(folder: Path) -> Slimmed:
         cut = encoder_stubs.replace_encoders(av_libs)
         saved += cut
         if replaced:
-            names = ", ".join(p.name.split("-")[0] for p in replaced)
+            names = ", ".join(encoder_stubs.library_name(p) for p in replaced)
             messages.append(
                 f"slim: video encoders replaced by stand-ins ({names}), {cut / 1e6:.1f} MB saved"
             )
