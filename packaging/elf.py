@@ -1,7 +1,7 @@
 """Facts about ELF files in a Linux build, read with binutils (``readelf``, ``nm``).
 
 Used by the build's strip and slim steps (packaging/build.py, slim.py, icu_data.py,
-encoder_stubs.py).
+encoder_stubs.py), which also build replacement libraries here (``build_like``).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+TOOLS = ("readelf", "nm")
 
 
 @dataclass(frozen=True)
@@ -86,3 +88,14 @@ def dynamic_symbols(path: Path, *flags: str) -> list[list[str]]:
         ["nm", "-D", *flags, str(path)], capture_output=True, text=True, check=True
     )
     return [line.split() for line in out.stdout.splitlines() if line.strip()]
+
+
+def build_like(library: Path, source: Path, out: Path, *flags: str) -> None:
+    """Compile ``source`` (C or assembly) with gcc into a shared library ``out`` that has
+    ``library``'s soname, so that whatever loads ``library`` loads it in its place."""
+    subprocess.run(
+        ["gcc", "-shared", *flags, f"-Wl,-soname,{soname(library)}", "-o", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )

@@ -22,7 +22,6 @@ from __future__ import annotations
 import ctypes
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -189,27 +188,14 @@ def build_stand_in(library: Path, consumers: Iterable[Path], out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "stand_in.c"
         source.write_text(stand_in_source(library, symbols))
-        subprocess.run(
-            [
-                "gcc",
-                "-shared",
-                "-fPIC",
-                "-O2",
-                f"-Wl,-soname,{elf.soname(library)}",
-                "-o",
-                str(out),
-                str(source),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        elf.build_like(library, source, out, "-fPIC", "-O2")
     missing = {s.name for s in symbols} - set(_defined(out))
     if missing:
         raise RuntimeError(f"stand-in for {library.name} lacks {sorted(missing)}")
 
 
 def tools_missing() -> list[str]:
-    return [tool for tool in ("gcc", "nm", "readelf") if shutil.which(tool) is None]
+    return [tool for tool in ("gcc", *elf.TOOLS) if shutil.which(tool) is None]
 
 
 def replace_encoders(av_libs: Path) -> int:

@@ -40,7 +40,7 @@ _SYMBOL = re.compile(r"^icudt(?P<version>\d+)_dat$")
 
 
 def tools_missing() -> list[str]:
-    return [tool for tool in ("icupkg", "gcc", "nm") if shutil.which(tool) is None]
+    return [tool for tool in ("icupkg", "gcc", *elf.TOOLS) if shutil.which(tool) is None]
 
 
 def is_dropped(item: str) -> bool:
@@ -101,20 +101,7 @@ def english_only(library: Path) -> int:
             '    .section .note.GNU-stack,"",@progbits\n'
         )
         rebuilt = work / library.name
-        subprocess.run(
-            [
-                "gcc",
-                "-shared",
-                "-nostdlib",
-                f"-Wl,-soname,{elf.soname(library)}",
-                "-o",
-                str(rebuilt),
-                str(assembly),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        elf.build_like(library, assembly, rebuilt, "-nostdlib")
         shutil.copymode(library, rebuilt)
         shutil.move(str(rebuilt), str(library))
     return before - library.stat().st_size

@@ -13,15 +13,15 @@ import textwrap
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
 
 import encoder_stubs  # noqa: E402
+from check_bundle import video_with_sound  # noqa: E402 - the same videos the bundle check makes
 
-from engine.corpus import read_manifest  # noqa: E402
+from engine.corpus import read_manifest, reference_set  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or bool(encoder_stubs.tools_missing()),
@@ -83,38 +83,16 @@ def _probe(site: Path, files: list[str], encoders: list[str], tmp_path: Path):
     )
 
 
-def _video_with_sound(path: Path, video_codec: str, audio_codec: str) -> Path:
-    """A short video file with a sound track, made with the real encoders."""
-    with av.open(str(path), "w") as out:
-        video = out.add_stream(video_codec, rate=10)
-        video.width = video.height = 64
-        video.pix_fmt = "yuv420p"
-        audio = out.add_stream(audio_codec, rate=48000)
-        for i in range(10):
-            frame = av.VideoFrame.from_ndarray(
-                np.full((64, 64, 3), i * 20, np.uint8), format="rgb24"
-            )
-            for packet in video.encode(frame):
-                out.mux(packet)
-        tone = (0.1 * np.sin(np.arange(48000) / 10)).astype(np.float32)[None, :]
-        sound = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
-        sound.sample_rate = 48000
-        for packet in [*audio.encode(sound), *audio.encode(None)]:
-            out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
-    return path
-
-
 def test_the_stand_ins_decode_every_corpus_file_and_video_sound_tracks_as_before(
     stand_in_av: Path, corpus_root: Path, tmp_path: Path
 ) -> None:
     files = [
         str(e.path) for split in ("general", "user-sim") for e in read_manifest(corpus_root / split)
     ]
+    sound = reference_set()[0].path
     files += [
-        str(_video_with_sound(tmp_path / "h264.mp4", "libx264", "aac")),
-        str(_video_with_sound(tmp_path / "vp9.webm", "libvpx-vp9", "libopus")),
+        str(video_with_sound(sound, tmp_path / "h264.mp4", "libx264", "aac")),
+        str(video_with_sound(sound, tmp_path / "vp9.webm", "libvpx-vp9", "libopus")),
     ]
     expected = {}
     for path in files:
