@@ -350,7 +350,8 @@ def print_table(f: dict) -> None:
     if h and o:
         print("targets:")
         print(
-            f"  held-out WER after <= oracle: {_pct(h['wer_after'])} vs {_pct(o['wer'])} -> "
+            f"  held-out WER after <= oracle (issue 5): {_pct(h['wer_after'])} vs "
+            f"{_pct(o['wer'])} -> "
             f"{'met' if h['wer_after'] <= o['wer'] else 'NOT met'}"
         )
         print(
@@ -358,10 +359,12 @@ def print_table(f: dict) -> None:
             f"{_pct(o['wer'] / 2)} -> {'met' if h['wer_after'] <= o['wer'] / 2 else 'NOT met'}"
         )
         if "term_recall_after" in h:
-            print(
-                f"  held-out term recall >= 0.95: {_num(h['term_recall_after'])} -> "
-                f"{'met' if h['term_recall_after'] >= 0.95 else 'NOT met'}"
-            )
+            for floor, issue in ((0.90, 5), (0.95, 8)):
+                print(
+                    f"  held-out term recall >= {floor:.2f} (issue {issue}): "
+                    f"{_num(h['term_recall_after'])} -> "
+                    f"{'met' if h['term_recall_after'] >= floor else 'NOT met'}"
+                )
     if c:
         rise = c["wer_after"] - c["wer_before"]
         print(
@@ -369,16 +372,17 @@ def print_table(f: dict) -> None:
             f"{'met' if rise <= 0.005 else 'NOT met'}"
         )
     rest = f["pipeline_seconds_excluding_transcription"]
+    worker = f["finetune_worker_seconds"] or 0.0
     print(
         f"  pipeline wall time excluding transcription <= 60 s: {rest:.1f} s -> "
         f"{'met' if rest <= 60 else 'NOT met'}"
-        + (
-            f" (of which the fine-tuning worker {f['finetune_worker_seconds']:.0f} s; "
-            "issue 8's own budget is <= 2 min for it)"
-            if f["finetune_worker_seconds"]
-            else ""
-        )
     )
+    if worker:
+        print(
+            f"    of which the fine-tuning worker {worker:.0f} s (issue 8's budget for it: "
+            f"<= 120 s -> {'met' if worker <= 120 else 'NOT met'}), everything else "
+            f"{rest - worker:.1f} s"
+        )
 
 
 if __name__ == "__main__":
