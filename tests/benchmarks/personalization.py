@@ -347,8 +347,8 @@ def print_table(f: dict) -> None:
     h = f["splits"].get("heldout", {})
     c = f["splits"].get("heldout_control", {})
     o = f.get("oracle", {}).get("heldout", {})
+    print("targets:")
     if h and o:
-        print("targets:")
         print(
             f"  held-out WER after <= oracle (issue 5): {_pct(h['wer_after'])} vs "
             f"{_pct(o['wer'])} -> "
