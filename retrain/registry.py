@@ -94,16 +94,18 @@ class ServingChoice:
 
 
 def _located(version: str, stored: str | None) -> str | None:
-    """Where a version's files are in *this* TIRO_HOME.
+    """Where a version's files are in *this* TIRO_HOME: ``personal/<version>/``.
 
     Rows hold the absolute path the version was written to. A data folder that moved
     (a packaged build whose platform data dir differs, a restored backup, a new
-    TIRO_HOME) still has the files at ``personal/<version>/`` under the current home.
+    TIRO_HOME) has the files there under the current home. The stored path is never
+    used: it may be another data folder's, and Tiro reads models only from its own. A
+    version whose folder is missing here is served as missing (the factory model, with
+    a message).
     """
     if stored is None:
         return None
-    here = models_dir() / "personal" / version
-    return str(here) if here.is_dir() else stored
+    return str(models_dir() / "personal" / version)
 
 
 def _row(r: sqlite3.Row | tuple) -> VersionInfo:

@@ -90,6 +90,28 @@ def test_a_damaged_champion_falls_back_to_the_factory_model_with_a_message(store
         registry.bundle_of("v1")
 
 
+def test_a_version_is_read_only_from_this_data_folder(store: Store, tmp_path: Path) -> None:
+    """A row names the absolute path its version was written to; if that is another data
+    folder (a copied database, a restored backup), the files there are never served."""
+    import shutil
+
+    registry = Registry(store)
+    registry.publish(draft("a"), version="v1")
+    elsewhere = tmp_path / "another-home" / "v1"
+    shutil.move(personal_dir() / "v1", elsewhere)
+    store.write(
+        lambda c: c.execute(
+            "UPDATE model_versions SET path = ? WHERE version = 'v1'", (str(elsewhere),)
+        )
+    ).result()
+    assert registry.version("v1").path == str(personal_dir() / "v1")
+    choice = registry.serving_bundle()
+    assert choice.bundle is None and choice.version == FACTORY
+    assert "v1" in (choice.notice or "") and "factory model" in (choice.notice or "")
+    shutil.move(elsewhere, personal_dir() / "v1")  # the data folder has it again: served
+    assert registry.serving_bundle().bundle is not None
+
+
 def test_versions_trained_on_deleted_data_are_retired(store: Store) -> None:
     registry = Registry(store)
     registry.publish(draft("a"), version="v1")
