@@ -3,6 +3,7 @@ data, fallback. Real store, real files, real engine loading; no model decoding h
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -93,8 +94,6 @@ def test_a_damaged_champion_falls_back_to_the_factory_model_with_a_message(store
 def test_a_version_is_read_only_from_this_data_folder(store: Store, tmp_path: Path) -> None:
     """A row names the absolute path its version was written to; if that is another data
     folder (a copied database, a restored backup), the files there are never served."""
-    import shutil
-
     registry = Registry(store)
     registry.publish(draft("a"), version="v1")
     elsewhere = tmp_path / "another-home" / "v1"
