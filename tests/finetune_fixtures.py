@@ -39,3 +39,18 @@ def environment(env: dict[str, str]) -> Iterator[None]:
 
 def example(item: CorpusItem, role: Role = "correction", prefix: str = "") -> TrainingExample:
     return TrainingExample(prefix + item.path.name, audio.decode(item.path), item.text, role)
+
+
+def decoded_encoder_outputs(examples, bundle_dir) -> dict[str, Any]:
+    """What a learning pipeline run holds after decoding ``examples`` with the engine."""
+    from engine import transcribe
+    from engine.backends.ctranslate2 import memoized_encoder, memoized_output
+    from retrain.finetune.features import encoder_input
+
+    with memoized_encoder():
+        for ex in examples:
+            segments, _ = transcribe(ex.audio, bundle=bundle_dir)
+            list(segments)
+        outputs = {ex.example_id: memoized_output(encoder_input(ex.audio)) for ex in examples}
+    assert all(output is not None for output in outputs.values())
+    return outputs

@@ -56,8 +56,17 @@ class _EncoderMemo:
         self._bytes = 0
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _key(features: np.ndarray) -> str:
+        return hashlib.sha1(np.ascontiguousarray(features).tobytes()).hexdigest()
+
+    def lookup(self, features: np.ndarray) -> Any | None:
+        with self._lock:
+            hit = self._items.get(self._key(features))
+        return None if hit is None else hit[0]
+
     def encode(self, features: np.ndarray, compute: Any) -> Any:
-        key = hashlib.sha1(np.ascontiguousarray(features).tobytes()).hexdigest()
+        key = self._key(features)
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
@@ -93,6 +102,20 @@ def memoized_encoder(max_mb: int = 512) -> Iterator[_EncoderMemo]:
         yield _memo
     finally:
         _memo = previous
+
+
+def memoized_output(features: np.ndarray) -> np.ndarray | None:
+    """The encoder output (frames, d) that the active ``memoized_encoder`` block holds
+    for ``features`` (one (80, 3000) window), or None. Every bundle shares the base
+    model's encoder (fine-tuning trains only the decoder), so the output is valid for
+    any of them: the fine-tuning worker is handed these instead of encoding again.
+    """
+    memo = _memo
+    value = None if memo is None else memo.lookup(features)
+    if value is None:
+        return None
+    array = np.array(value, dtype=np.float32)
+    return array.reshape(array.shape[-2:])
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ import shutil
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from retrain.isolated import run_isolated
 REQUEST = "request.json"
 AUDIO = "audio.npz"
 RESULT = "result.json"
+ENCODER = "encoder.npz"  # serving encoder outputs the caller already had, by example
 EXIT_CANCELLED = 3
 EXIT_FAILED = 4
 
@@ -70,6 +71,7 @@ class JobOutcome:
     seconds: dict[str, float]
     peak_rss_mb: float  # the worker's own peak resident memory
     cpu_seconds: float  # the worker's CPU time (user + system)
+    encoder_passes: int = 0  # clips the worker encoded itself (for all jobs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +85,13 @@ class JobProgress:
     trainings: int = 1
 
 
-def write_request(jobs: Sequence[TrainingJob], workdir: Path) -> None:
-    """The union of the jobs' examples (by id, stored once) and each job's settings."""
+def write_request(
+    jobs: Sequence[TrainingJob],
+    workdir: Path,
+    encoder_outputs: Mapping[str, np.ndarray] | None = None,
+) -> None:
+    """The union of the jobs' examples (by id, stored once), each job's settings, and
+    the serving encoder outputs given for some of the examples (by example id)."""
     workdir.mkdir(parents=True, exist_ok=True)
     union: dict[str, TrainingExample] = {}
     for job in jobs:
@@ -95,6 +102,10 @@ def write_request(jobs: Sequence[TrainingJob], workdir: Path) -> None:
     examples = list(union.values())
     arrays = {f"a{i}": np.asarray(e.audio, dtype=np.float32) for i, e in enumerate(examples)}
     np.savez(workdir / AUDIO, **arrays)
+    known = encoder_outputs or {}
+    shared = {f"e{i}": known[e.example_id] for i, e in enumerate(examples) if e.example_id in known}
+    if shared:
+        np.savez(workdir / ENCODER, **shared)
     request = {
         "examples": [
             {"id": e.example_id, "text": e.text, "role": e.role, "prompt": e.prompt}
@@ -139,6 +150,19 @@ def read_request(workdir: Path) -> list[TrainingJob]:
     ]
 
 
+def read_encoder_outputs(workdir: Path) -> dict[str, np.ndarray]:
+    """The serving encoder outputs ``write_request`` stored, by example id."""
+    if not (workdir / ENCODER).exists():
+        return {}
+    request = json.loads((workdir / REQUEST).read_text(encoding="utf-8"))
+    with np.load(workdir / ENCODER) as stored:
+        return {
+            e["id"]: stored[f"e{i}"]
+            for i, e in enumerate(request["examples"])
+            if f"e{i}" in stored.files
+        }
+
+
 def worker_command(workdir: Path) -> list[str]:
     return [sys.executable, "-m", "retrain.finetune.worker", str(workdir)]
 
@@ -162,10 +186,14 @@ def run_training_jobs(
     cancel: threading.Event | None = None,
     progress: Callable[[JobProgress], None] | None = None,
     grace_seconds: float = 5.0,
+    encoder_outputs: Mapping[str, np.ndarray] | None = None,
 ) -> list[JobOutcome]:
     """Run ``jobs`` one after the other in one worker process, sharing encoder outputs.
 
-    All or nothing: on cancel or failure no job's destination exists afterwards.
+    ``encoder_outputs`` (example id -> the serving encoder's output for its window,
+    (audio_ctx, d)) are used instead of encoding those clips again: the learning
+    pipeline has them from decoding the same clips. All or nothing: on cancel or
+    failure no job's destination exists afterwards.
     ``JobOutcome.peak_rss_mb`` and ``cpu_seconds`` are the worker's (for all jobs).
     """
     require_finetune()
@@ -176,7 +204,7 @@ def run_training_jobs(
             raise FileExistsError(f"{job.destination} already exists")
     workdir = paths.cache_dir() / "finetune-jobs" / uuid.uuid4().hex[:12]
     try:
-        write_request(jobs, workdir)
+        write_request(jobs, workdir, encoder_outputs)
         return _supervise(jobs, workdir, cancel, progress, grace_seconds)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -219,6 +247,7 @@ def _supervise(
             seconds=r["seconds"],
             peak_rss_mb=result["peak_rss_mb"],
             cpu_seconds=result["cpu_seconds"],
+            encoder_passes=result.get("encoder_passes", 0),
         )
         for job, r in zip(jobs, result["trainings"], strict=True)
     ]

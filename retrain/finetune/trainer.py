@@ -140,6 +140,10 @@ class EncoderCache:
 
     def __init__(self) -> None:
         self._items: dict[tuple[str, str, str], torch.Tensor] = {}
+        # serving encoder outputs computed elsewhere (the pipeline's decodes of the same
+        # clips), by audio: every bundle shares the base model's frozen encoder
+        self._serving: dict[str, torch.Tensor] = {}
+        self.passes = 0  # encoder passes actually run
         # replay targets the base model decodes for itself ("self" targets), by
         # (base weights, audio, prompt): the same for every training from that base
         self.targets: dict[tuple[str, str, str], tuple[int, ...]] = {}
@@ -152,6 +156,14 @@ class EncoderCache:
 
     def put(self, key: tuple[str, str, str], value: torch.Tensor) -> None:
         self._items[key] = value
+
+    def share_serving_output(self, example: TrainingExample, output: np.ndarray) -> None:
+        """Use ``output`` (audio_ctx, d), the serving encoder's for ``example``'s window,
+        instead of encoding it (with ``encoder="serving"``)."""
+        self._serving[_audio_key(example)] = torch.from_numpy(np.asarray(output, np.float32))
+
+    def shared_serving_output(self, audio_key: str) -> torch.Tensor | None:
+        return self._serving.get(audio_key)
 
 
 def _audio_key(example: TrainingExample) -> str:
@@ -173,8 +185,11 @@ def encoder_outputs(
     out = torch.empty((len(examples), loaded.dims.n_audio_ctx, loaded.dims.n_audio_state))
     for i, ex in enumerate(examples):
         _check(cancel)
-        key = (config.encoder, weights_key, _audio_key(ex))
+        audio_key = _audio_key(ex)
+        key = (config.encoder, weights_key, audio_key)
         hit = cache.get(key) if cache is not None else None
+        if hit is None and cache is not None and config.encoder == "serving":
+            hit = cache.shared_serving_output(audio_key)
         if hit is None:
             if encode is None:
                 if config.encoder == "serving":
@@ -184,6 +199,7 @@ def encoder_outputs(
             hit = encode(encoder_input(ex.audio))[0]
             if cache is not None:
                 cache.put(key, hit)
+                cache.passes += 1
         out[i] = hit
         if on_each:
             on_each(i + 1)
@@ -317,8 +333,11 @@ def train_decoder(
     trainable = [p for p in decoder.parameters() if id(p) not in frozen]
     for parameter in trainable:
         parameter.requires_grad_(True)
+    # The token embedding is tied to the output projection, whose gradient is dense; the
+    # lookup's own part is sparse, added to it instead of into a 20M-value zero tensor.
+    decoder.embed_tokens.sparse = config.train_embeddings
     optimizer = torch.optim.AdamW(
-        trainable, lr=config.learning_rate, weight_decay=config.weight_decay
+        trainable, lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
     )
     order_rng = np.random.default_rng(config.seed)
     repeats = max(1, config.replay_repeats)

@@ -45,7 +45,13 @@ def main(argv: list[str]) -> int:
     from engine.bundle import load_bundle
     from retrain.finetune.errors import FinetuneError, TrainingCancelled
     from retrain.finetune.export import GGML_VARIANTS, export_bundle
-    from retrain.finetune.job import EXIT_CANCELLED, EXIT_FAILED, RESULT, read_request
+    from retrain.finetune.job import (
+        EXIT_CANCELLED,
+        EXIT_FAILED,
+        RESULT,
+        read_encoder_outputs,
+        read_request,
+    )
 
     workdir = Path(argv[0])
     cancel = threading.Event()
@@ -57,6 +63,10 @@ def main(argv: list[str]) -> int:
         from retrain.finetune.trainer import EncoderCache, train_decoder
 
         cache = EncoderCache()  # frozen encoder: one pass per clip for every training
+        shared = read_encoder_outputs(workdir)
+        for example in {e.example_id: e for job in jobs for e in job.examples}.values():
+            if example.example_id in shared:
+                cache.share_serving_output(example, shared[example.example_id])
         for index, job in enumerate(jobs):
 
             def progress(p, index=index) -> None:
@@ -104,6 +114,7 @@ def main(argv: list[str]) -> int:
                 "trainings": results,
                 "peak_rss_mb": _peak_rss_mb(),
                 "cpu_seconds": times.user + times.system,
+                "encoder_passes": cache.passes,
                 "finished_at": time.time(),
             }
         ),

@@ -19,7 +19,9 @@ champion).
   held-out example is served by the fine-tuned model of the group it is in, with the
   prompt and rules of its tier-1 fold; neither saw it (``check_groups_leak_free``).
   Two half-size trainings cost about one full one, so a run costs about two trainings
-  (the encoder runs once per clip for all of them). Fold models learn from half the
+  (the encoder runs once per clip for all of them, and not at all in the worker for
+  clips this run has already decoded: their memoized encoder outputs are handed over,
+  ``decoded_encoder_outputs``). Fold models learn from half the
   recordings, the published one from all: the estimate is, if anything, pessimistic.
   With a fixed held-out set (plenty of data) the fold model *is* the final model: one
   training.
@@ -43,12 +45,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine import models
 from engine.bundle import ModelBundle
 from engine.corpus import REPLAY
 from engine.paths import cache_dir
 from retrain.finetune.config import FinetuneConfig
 from retrain.finetune.examples import TrainingExample
+from retrain.finetune.features import encoder_input, fits_one_window
 from retrain.finetune.job import JobProgress, TrainingJob, run_training_jobs
 from retrain.pipeline.cost import ServingSpec
 from retrain.pipeline.decode import CachedDecoder, EngineDecoder, clip_audio, with_rules
@@ -210,8 +215,11 @@ class FinetuneTrainings:
 
         self._say(f"fine-tune: {len(jobs)} trainings in a worker process")
         train_started = time.perf_counter()
+        known = decoded_encoder_outputs([*corrections.values(), *replay])
         try:
-            outcomes = run_training_jobs(jobs, cancel=self.cancel, progress=relay)
+            outcomes = run_training_jobs(
+                jobs, cancel=self.cancel, progress=relay, encoder_outputs=known
+            )
         except BaseException:
             shutil.rmtree(workroot, ignore_errors=True)
             raise
@@ -246,6 +254,8 @@ class FinetuneTrainings:
                 "training_seconds": round(train_seconds, 2),
                 "worker_peak_rss_mb": round(outcomes[-1].peak_rss_mb, 1),
                 "worker_cpu_seconds": round(outcomes[-1].cpu_seconds, 2),
+                "encoder_outputs_shared": len(known),
+                "worker_encoder_passes": outcomes[-1].encoder_passes,
                 "epoch_losses": list(outcomes[-1].epoch_losses),
                 "fold_epoch_losses": [list(o.epoch_losses) for o in outcomes[:-1]],
                 "examples": {
@@ -260,6 +270,22 @@ class FinetuneTrainings:
         )
         self._fits = {key: fitted}
         return fitted
+
+
+def decoded_encoder_outputs(examples: Sequence[TrainingExample]) -> dict[str, np.ndarray]:
+    """The encoder outputs this run's decodes already computed for ``examples``' windows
+    (the pipeline's memoized encoder), by example id: the worker then does not encode
+    those clips again. Bit for bit what it would compute (the same serving encoder)."""
+    from engine.backends.ctranslate2 import memoized_output
+
+    known: dict[str, np.ndarray] = {}
+    for ex in examples:
+        if not fits_one_window(ex.audio):
+            continue
+        output = memoized_output(encoder_input(ex.audio))
+        if output is not None:
+            known[ex.example_id] = output
+    return known
 
 
 def _training_example(ex: Example, role: str) -> TrainingExample:

@@ -8,14 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from finetune_fixtures import SHORT, environment
+from finetune_fixtures import SHORT, decoded_encoder_outputs, environment
 
 from engine import paths, transcribe
 from engine.bundle import verify_bundle_files
 from engine.types import TranscribeOptions
 from retrain.finetune.availability import availability
 from retrain.finetune.errors import TrainingCancelled
-from retrain.finetune.job import TrainingJob, run_training_job
+from retrain.finetune.job import TrainingJob, run_training_job, run_training_jobs
 
 pytestmark = [
     pytest.mark.finetune,
@@ -39,10 +39,11 @@ def test_a_job_trains_and_exports_in_a_worker_process(
     train_examples, base_bundle, finetune_env, tmp_path: Path, user_sim_items
 ) -> None:
     seen = []
+    job = _job(train_examples, base_bundle, tmp_path / "ft-job")
     with environment(finetune_env):
-        outcome = run_training_job(
-            _job(train_examples, base_bundle, tmp_path / "ft-job"), progress=seen.append
-        )
+        # the caller already has the encoder outputs of two of the five clips
+        shared = decoded_encoder_outputs(job.examples[:2], base_bundle.directory)
+        outcome = run_training_jobs([job], progress=seen.append, encoder_outputs=shared)[0]
         jobs = paths.cache_dir() / "finetune-jobs"
         assert not jobs.exists() or list(jobs.iterdir()) == []
         item = user_sim_items[0]
@@ -53,6 +54,7 @@ def test_a_job_trains_and_exports_in_a_worker_process(
     assert outcome.bundle.lineage["examples_hash"]
     assert len(outcome.epoch_losses) == 1
     assert outcome.peak_rss_mb > 100 and outcome.cpu_seconds > 0
+    assert outcome.encoder_passes == 3
     stages = [p.stage for p in seen]
     assert stages[0] == "loading" and "encoding" in stages and "training" in stages
     assert stages[-1] == "done"

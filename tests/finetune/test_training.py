@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from finetune_fixtures import SHORT, environment
+from finetune_fixtures import SHORT, decoded_encoder_outputs, environment
 
 from engine.bundle import verify_bundle_files
 from retrain.finetune.availability import availability
@@ -63,6 +63,24 @@ def test_same_inputs_and_seed_give_bit_identical_weights(
         not np.array_equal(value, other.weights[name]) for name, value in first.weights.items()
     )
     assert first.lineage["seed"] == 0 and other.lineage["seed"] == 1
+
+
+def test_encoder_outputs_from_decoding_are_reused_bit_for_bit(
+    train_examples, base_bundle, finetune_env
+) -> None:
+    examples = train_examples[:2]
+    one_step = replace(ONE_EPOCH, batch_size=2)
+    with environment(finetune_env):
+        shared = decoded_encoder_outputs(examples, base_bundle.directory)
+        seeded = trainer.EncoderCache()
+        for ex in examples:
+            seeded.share_serving_output(ex, shared[ex.example_id])
+        reused = trainer.train_decoder(examples, base_bundle.ct2_dir, one_step, cache=seeded)
+        computed = trainer.EncoderCache()
+        fresh = trainer.train_decoder(examples, base_bundle.ct2_dir, one_step, cache=computed)
+    assert seeded.passes == 0 and computed.passes == 2
+    for name, value in fresh.weights.items():
+        assert value.tobytes() == reused.weights[name].tobytes(), name
 
 
 def test_lineage_records_settings_seed_libraries_and_examples(short_run, base_bundle) -> None:
