@@ -19,6 +19,7 @@ def _normalizer() -> EnglishTextNormalizer:
     return EnglishTextNormalizer()
 
 
+@lru_cache(maxsize=65536)
 def normalize(text: str) -> str:
     return " ".join(_normalizer()(text).split())
 

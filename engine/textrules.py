@@ -187,16 +187,45 @@ def _fuzzy_matches(tokens: Sequence[Token], rules: Sequence[CorrectionRule]) -> 
             return value
 
     common = _Common()
+    tops: dict[tuple[int, int, str], tuple[float, CorrectionRule | None]] = {}
+    sources = [(key, rule) for entries in by_target.values() for key, rule in entries]
+
+    by_length: dict[int, set[str]] = {}
+
+    def reachable(span: str, only_exact: bool) -> set[str]:
+        """The targets with a rule ``best`` can pick for this span (the same tests)."""
+        if only_exact:
+            return {rule.target for key, rule in sources if key == span}
+        n = len(span)
+        if n not in by_length:
+            by_length[n] = {
+                rule.target
+                for key, rule in sources
+                if abs(n - len(key)) <= (1.0 - rule.similarity) * max(n, len(key)) + 1e-9
+            }
+        return by_length[n]
 
     def best(i: int, j: int, target: str) -> tuple[float, CorrectionRule | None]:
+        if (i, j, target) in tops:
+            return tops[(i, j, target)]
         span = key_of(i, j)
+        only_exact = common[(i, j)]  # common words only: exact keys, not mere similarity
         top: tuple[float, CorrectionRule | None] = (0.0, None)
         for source_key, rule in by_target[target]:
-            score = similarity(span, source_key)
-            if score < 1.0 and common[(i, j)]:
-                continue  # common words only: exact keys, not mere similarity
+            if only_exact:
+                if span != source_key or not span:
+                    continue
+                score = 1.0
+            else:
+                # the edit distance is at least the length difference: skip a source
+                # that cannot reach the rule's similarity before computing it
+                longest = max(len(span), len(source_key))
+                if abs(len(span) - len(source_key)) > (1.0 - rule.similarity) * longest + 1e-9:
+                    continue
+                score = similarity(span, source_key)
             if score >= rule.similarity and score > top[0]:
                 top = (score, rule)
+        tops[(i, j, target)] = top
         return top
 
     found = []
@@ -206,8 +235,10 @@ def _fuzzy_matches(tokens: Sequence[Token], rules: Sequence[CorrectionRule]) -> 
         for j in range(i + 1, min(n, i + MAX_SPAN_TOKENS) + 1):
             if not key_of(i, j):
                 continue
+            span_words = words_of(tokens[i:j])
+            candidates = reachable(key_of(i, j), common[(i, j)])
             for target in by_target:
-                if words_of(tokens[i:j]) == target_words[target]:
+                if target not in candidates or span_words == target_words[target]:
                     continue  # already written as the term
                 score, rule = best(i, j, target)
                 if rule is None:

@@ -31,10 +31,12 @@ Targets (issue 4): first paint <= 1 s; keystroke p99 <= 16 ms.
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import os
 import random
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -375,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = Path(tempfile.mkdtemp(prefix="tiro-editor-bench-"))
+    atexit.register(shutil.rmtree, home, True)  # a throwaway data folder
     os.environ["TIRO_HOME"] = str(home)
 
     from PySide6.QtWidgets import QApplication

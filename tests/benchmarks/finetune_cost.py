@@ -20,8 +20,10 @@ CPU time much less.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="tiro-ft-cost-"))
+    atexit.register(shutil.rmtree, home, True)  # a throwaway data folder
     os.environ["TIRO_HOME"] = str(home)
     rows: dict[str, list[dict]] = {"peer: transcribe the train clips once": []}
     thread_counts = [int(t) for t in args.threads.split(",")]

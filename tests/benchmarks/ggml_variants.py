@@ -26,9 +26,11 @@ The issue keeps q8_0 only if it is faster at a cost of <= 0.5 WER points.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if "TIRO_HOME" not in os.environ:  # never write into the user's own data folder
         os.environ["TIRO_HOME"] = tempfile.mkdtemp(prefix="tiro-bench-")
+        atexit.register(shutil.rmtree, os.environ["TIRO_HOME"], True)  # throwaway
     from engine.prepare import ensure_base_model
     from engine.scoring import corpus_wer
 

@@ -22,9 +22,11 @@ not contain).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -76,6 +78,7 @@ def seed(store, segments: int, rng: random.Random) -> None:
 
 def measure(segments: int, repeats: int) -> dict[str, float]:
     os.environ["TIRO_HOME"] = tempfile.mkdtemp(prefix="tiro-monitor-bench-")
+    atexit.register(shutil.rmtree, os.environ["TIRO_HOME"], True)  # throwaway
     from monitorkit import add_version
 
     from retrain.contract import ContractConfig, build_examples

@@ -2,7 +2,8 @@
 
     python tests/benchmarks/personalization.py --corpus PATH [--json OUT] [--home DIR]
 
-Through the same store API the editor uses, with a fresh TIRO_HOME:
+Through the same store API the editor uses, with a fresh TIRO_HOME (a temporary folder,
+removed at the end, unless ``--home`` names one to keep):
 
 1. import the ``train`` clips and transcribe them with the champion (``retrain.importer``);
 2. apply each clip's reference text as the user's correction (merge the clip's segments
@@ -31,9 +32,11 @@ score term recall, and ``vocabulary.txt`` only for the oracle row.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -101,10 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", required=True, type=Path)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
-    parser.add_argument("--home", type=Path, help="TIRO_HOME to use (default: a fresh temp dir)")
+    parser.add_argument(
+        "--home",
+        type=Path,
+        help="TIRO_HOME to use, kept afterwards (default: a fresh temp dir, removed at the end)",
+    )
     args = parser.parse_args(argv)
-
-    home = args.home or Path(tempfile.mkdtemp(prefix="tiro-personalization-"))
+    home = args.home
+    if home is None:
+        home = Path(tempfile.mkdtemp(prefix="tiro-personalization-"))
+        # about 0.5 GB: every candidate's bundle, the snippets, the decode cache
+        atexit.register(shutil.rmtree, home, True)
     os.environ["TIRO_HOME"] = str(home)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -179,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             "training_peak_rss_mb": cand["details"].get("worker_peak_rss_mb"),
             "finetune_worker_seconds": cand["details"].get("training_seconds"),
             "finetune_worker_cpu_seconds": cand["details"].get("worker_cpu_seconds"),
+            "finetune_worker_encoder_passes": cand["details"].get("worker_encoder_passes"),
+            "finetune_encoder_outputs_shared": cand["details"].get("encoder_outputs_shared"),
             "rtf": cand["details"].get("rtf"),
             "champion_rtf": cand["details"].get("champion_rtf"),
             "cross_validated": cand.get("figures", {}).get("heldout"),
@@ -285,6 +297,15 @@ def print_table(f: dict) -> None:
                 "-"
                 if c.get("finetune_worker_seconds") is None
                 else f"{c['finetune_worker_seconds']:.0f} / {c['finetune_worker_cpu_seconds']:.0f}"
+            ),
+        ),
+        (
+            "fine-tuning worker: clips it encoded / encoder outputs the pipeline handed it",
+            lambda c: (
+                "-"
+                if c.get("finetune_worker_encoder_passes") is None
+                else f"{c['finetune_worker_encoder_passes']} / "
+                f"{c['finetune_encoder_outputs_shared']}"
             ),
         ),
         (
