@@ -144,6 +144,8 @@ class EncoderCache:
         # clips), by audio: every bundle shares the base model's frozen encoder
         self._serving: dict[str, torch.Tensor] = {}
         self.passes = 0  # encoder passes actually run
+        # the base model loaded once, with its initial weights to reset it to
+        self._models: dict[str, tuple[LoadedWhisper, dict[str, torch.Tensor]]] = {}
         # replay targets the base model decodes for itself ("self" targets), by
         # (base weights, audio, prompt): the same for every training from that base
         self.targets: dict[tuple[str, str, str], tuple[int, ...]] = {}
@@ -165,6 +167,23 @@ class EncoderCache:
     def shared_serving_output(self, audio_key: str) -> torch.Tensor | None:
         return self._serving.get(audio_key)
 
+    def base_model(self, ct2_dir: Path) -> LoadedWhisper:
+        """The model in ``ct2_dir`` with its original weights: loaded the first time, then
+        the same object reset to them (loading costs about a second per training)."""
+        key = _weights_key(ct2_dir)
+        if key in self._models:
+            loaded, initial = self._models[key]
+            loaded.model.load_state_dict(initial)
+            return loaded
+        loaded = load_whisper(ct2_dir)
+        initial = {name: t.detach().clone() for name, t in loaded.model.state_dict().items()}
+        self._models[key] = (loaded, initial)
+        return loaded
+
+
+def _weights_key(ct2_dir: Path) -> str:
+    return f"{ct2_dir.resolve()}:{(ct2_dir / 'model.bin').stat().st_mtime_ns}"
+
 
 def _audio_key(example: TrainingExample) -> str:
     audio = np.ascontiguousarray(example.audio, dtype=np.float32)
@@ -181,7 +200,7 @@ def encoder_outputs(
 ) -> torch.Tensor:
     """(n, audio_ctx, d) encoder outputs of the examples' serving windows."""
     encode = None
-    weights_key = f"{loaded.ct2_dir.resolve()}:{(loaded.ct2_dir / 'model.bin').stat().st_mtime_ns}"
+    weights_key = _weights_key(loaded.ct2_dir)
     out = torch.empty((len(examples), loaded.dims.n_audio_ctx, loaded.dims.n_audio_state))
     for i, ex in enumerate(examples):
         _check(cancel)
@@ -300,7 +319,8 @@ def train_decoder(
     _check(cancel)
     report(TrainingProgress("loading", 0.0))
     configure_torch(config)
-    loaded = load_whisper(base_ct2_dir)
+    directory = Path(base_ct2_dir)
+    loaded = cache.base_model(directory) if cache is not None else load_whisper(directory)
     seconds = {"load": time.perf_counter() - started}
 
     encode_share = 0.25
