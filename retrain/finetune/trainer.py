@@ -4,12 +4,14 @@
 
 1. every example's audio becomes the serving path's log-mel window
    (``retrain.finetune.features``) and then its encoder output, computed once and
-   reused every epoch (the encoder is frozen);
+   reused every epoch (the encoder is frozen; outputs a caller already has, e.g. from
+   the pipeline's decodes, are taken as they are: ``EncoderCache``);
 2. AdamW updates every decoder parameter (token embedding tied to the output
    projection, positional embedding, the blocks) on teacher-forced cross-entropy of
    ``<|startoftranscript|><|notimestamps|> text <|endoftext|>``, in shuffled batches
    that mix the corrections with the replay examples (each replay example
-   ``replay_repeats`` times per epoch);
+   ``replay_repeats`` times per epoch), cross-attention computed in the order that is
+   cheaper over a frozen encoder output (``retrain.finetune.cross_attention``);
 3. it stops after ``max_epochs``, or earlier once an epoch's mean loss is at most
    ``stop_loss`` (after ``min_epochs``).
 
@@ -48,6 +50,7 @@ prepare_process()
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402, N812
 
+from retrain.finetune.cross_attention import factored_cross_attention  # noqa: E402
 from retrain.finetune.model import (  # noqa: E402
     LoadedWhisper,
     greedy_decode,
@@ -371,38 +374,40 @@ def train_decoder(
     epoch_losses: list[float] = []
     step = 0
     loaded.model.train()
-    for epoch in range(1, config.max_epochs + 1):
-        order = schedule[order_rng.permutation(len(schedule))]
-        token_loss, token_count = 0.0, 0
-        for first in range(0, len(order), config.batch_size):
-            _check(cancel)
-            rows = order[first : first + config.batch_size].tolist()
-            inputs, targets = _batch([sequences[i] for i in rows], pad)
-            loss = _loss(loaded, memory[rows], inputs, targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
-            optimizer.step()
-            step += 1
-            n = int((targets != -100).sum())
-            token_loss += float(loss.detach()) * n
-            token_count += n
-            report(
-                TrainingProgress(
-                    "training",
-                    encode_share + (1 - encode_share) * step / total_steps,
-                    epoch,
-                    step,
-                    float(loss.detach()),
+    # the encoder is frozen: cross-attention in the cheaper order (same results)
+    with factored_cross_attention(decoder):
+        for epoch in range(1, config.max_epochs + 1):
+            order = schedule[order_rng.permutation(len(schedule))]
+            token_loss, token_count = 0.0, 0
+            for first in range(0, len(order), config.batch_size):
+                _check(cancel)
+                rows = order[first : first + config.batch_size].tolist()
+                inputs, targets = _batch([sequences[i] for i in rows], pad)
+                loss = _loss(loaded, memory[rows], inputs, targets)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.max_grad_norm > 0:
+                    torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+                optimizer.step()
+                step += 1
+                n = int((targets != -100).sum())
+                token_loss += float(loss.detach()) * n
+                token_count += n
+                report(
+                    TrainingProgress(
+                        "training",
+                        encode_share + (1 - encode_share) * step / total_steps,
+                        epoch,
+                        step,
+                        float(loss.detach()),
+                    )
                 )
-            )
-        epoch_losses.append(token_loss / max(token_count, 1))
-        log.info("epoch %d: mean training loss %.4f", epoch, epoch_losses[-1])
-        if on_epoch is not None:
-            on_epoch(epoch, epoch_losses[-1], lambda: whisper_weights(loaded))
-        if epoch >= config.min_epochs and epoch_losses[-1] <= config.stop_loss:
-            break
+            epoch_losses.append(token_loss / max(token_count, 1))
+            log.info("epoch %d: mean training loss %.4f", epoch, epoch_losses[-1])
+            if on_epoch is not None:
+                on_epoch(epoch, epoch_losses[-1], lambda: whisper_weights(loaded))
+            if epoch >= config.min_epochs and epoch_losses[-1] <= config.stop_loss:
+                break
     loaded.model.eval()
     seconds["train"] = time.perf_counter() - mark
     _check(cancel)

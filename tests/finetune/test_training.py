@@ -85,6 +85,48 @@ def test_shared_encoder_outputs_and_base_model_give_the_same_weights(
         assert value.tobytes() == reused.weights[name].tobytes() == again.weights[name].tobytes()
 
 
+def test_factored_cross_attention_gives_transformers_loss_and_gradients(
+    train_examples, base_bundle, finetune_env, monkeypatch
+) -> None:
+    from retrain.finetune import cross_attention
+    from retrain.finetune.cross_attention import factored_cross_attention
+    from retrain.finetune.model import load_whisper
+
+    used = []
+    factored_attention = cross_attention.factored_attention
+    monkeypatch.setattr(
+        cross_attention,
+        "factored_attention",
+        lambda *args: used.append(1) or factored_attention(*args),
+    )
+
+    examples = list(train_examples[:4])
+    with environment(finetune_env):
+        loaded = load_whisper(base_bundle.ct2_dir)
+        memory = trainer.encoder_outputs(examples, loaded, ONE_EPOCH)
+        sequences = trainer.training_sequences(loaded, examples, memory, ONE_EPOCH, None)
+    inputs, targets = trainer._batch(sequences, loaded.codec.special.end_of_text)
+    decoder = loaded.model.model.decoder
+    parameters = list(decoder.parameters())
+
+    def loss_and_gradients():
+        for parameter in parameters:
+            parameter.grad = None
+            parameter.requires_grad_(True)
+        loss = trainer._loss(loaded, memory, inputs, targets)
+        loss.backward()
+        return float(loss.detach()), [parameter.grad.clone() for parameter in parameters]
+
+    plain_loss, plain = loss_and_gradients()
+    with factored_cross_attention(decoder):
+        factored_loss, factored = loss_and_gradients()
+    assert len(used) == len(decoder.layers)  # once per layer, in the factored run only
+    assert "forward" not in decoder.layers[0].encoder_attn.__dict__  # transformers' again
+    assert factored_loss == pytest.approx(plain_loss, rel=1e-5)
+    for a, b in zip(plain, factored, strict=True):
+        assert np.allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-5)
+
+
 def test_lineage_records_settings_seed_libraries_and_examples(short_run, base_bundle) -> None:
     lineage = short_run.bundle.lineage
     assert lineage["hyperparameters"] == SHORT.to_json()
