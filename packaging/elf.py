@@ -32,8 +32,17 @@ def elf_files(folder: Path) -> list[Path]:
     return sorted(path for path in folder.rglob("*") if is_elf(path))
 
 
+class ElfError(RuntimeError):
+    """binutils could not read a file the build relies on."""
+
+
 def _readelf(path: Path, flag: str) -> list[str]:
     out = subprocess.run(["readelf", flag, str(path)], capture_output=True, text=True)
+    if out.returncode != 0:
+        # an empty answer would read as "no SONAME, needs nothing" and mislead the slimming
+        said = out.stderr.strip().splitlines()
+        reason = said[-1] if said else f"exit {out.returncode}"
+        raise ElfError(f"readelf {flag} {path} failed: {reason}")
     return out.stdout.splitlines()
 
 

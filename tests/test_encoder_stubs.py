@@ -131,3 +131,14 @@ def test_opening_x265_stops_with_one_line_naming_the_library(
         "libx265" in done.stderr
         and "is not in this build (Tiro never encodes video)" in done.stderr
     )
+
+
+def test_a_library_binutils_cannot_read_is_an_error_not_an_empty_answer(tmp_path: Path) -> None:
+    import elf
+
+    truncated = tmp_path / "libtruncated.so"
+    truncated.write_bytes(b"\x7fELF" + bytes(12))  # the magic, then no header
+    with pytest.raises(elf.ElfError, match=r"libtruncated\.so"):
+        elf.needed(truncated)
+    with pytest.raises(elf.ElfError):
+        elf.soname(truncated)
