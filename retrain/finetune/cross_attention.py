@@ -23,7 +23,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import torch
+from retrain.finetune.availability import prepare_process, require_finetune
+
+require_finetune()
+prepare_process()
+
+import torch  # noqa: E402
 
 FACTORED_MAX_POSITIONS = 48  # text positions up to which the factored order is cheaper
 
