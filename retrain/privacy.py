@@ -39,6 +39,7 @@ from engine.paths import cache_dir, logs_dir, snippets_dir, tiro_home
 from retrain.contract import CONTRACT_VERSION, ContractConfig, build_examples
 from retrain.errors import PrivacyError
 from retrain.snippets import delete_files
+from retrain.staging import remove_orphans
 from retrain.store.writes import utc_now
 
 if TYPE_CHECKING:
@@ -453,6 +454,9 @@ def _remove_cached(doomed: _Doomed) -> int:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 removed += 1
+    # staging folders a killed learning run left: the fine-tuning worker's copy of the
+    # audio, candidate weights trained on it (a live run removes its own)
+    removed += remove_orphans()
     if doomed.sha256s:
         from engine.digests import forget_digests
 

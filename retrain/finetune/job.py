@@ -25,7 +25,6 @@ import os
 import shutil
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from engine import paths
 from engine.bundle import ModelBundle, load_bundle
 from retrain.finetune.availability import require_finetune
 from retrain.finetune.config import FinetuneConfig
@@ -41,6 +39,7 @@ from retrain.finetune.errors import FinetuneError, TrainingCancelled
 from retrain.finetune.examples import TrainingExample
 from retrain.finetune.export import remove_partial_exports
 from retrain.isolated import run_isolated
+from retrain.staging import staging_folder
 
 REQUEST = "request.json"
 AUDIO = "audio.npz"
@@ -202,7 +201,7 @@ def run_training_jobs(
     for job in jobs:
         if job.destination.exists():
             raise FileExistsError(f"{job.destination} already exists")
-    workdir = paths.cache_dir() / "finetune-jobs" / uuid.uuid4().hex[:12]
+    workdir = staging_folder("finetune-jobs")
     try:
         write_request(jobs, workdir, encoder_outputs)
         return _supervise(jobs, workdir, cancel, progress, grace_seconds)

@@ -39,7 +39,6 @@ import hashlib
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,7 +49,6 @@ import numpy as np
 from engine import models
 from engine.bundle import ModelBundle
 from engine.corpus import REPLAY
-from engine.paths import cache_dir
 from retrain.finetune.config import FinetuneConfig
 from retrain.finetune.examples import TrainingExample
 from retrain.finetune.features import encoder_input, fits_one_window
@@ -66,6 +64,7 @@ from retrain.pipeline.run import (
     reference_examples,
 )
 from retrain.pipeline.split import SplitPlan
+from retrain.staging import staging_folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +171,7 @@ class FinetuneTrainings:
             return [*chosen, *replay]
 
         groups = fold_groups(plan, self.folds)
-        workroot = cache_dir() / "finetune-candidates" / uuid.uuid4().hex[:12]
+        workroot = staging_folder("finetune-candidates")
         shared_final = plan.mode == "holdout" and all(g.train == plan.final_train for g in groups)
         jobs: list[TrainingJob] = []
         if not shared_final:
@@ -375,8 +374,3 @@ class FinetunedTrainer:
             cleanup=lambda: shutil.rmtree(ft.workroot, ignore_errors=True),
             trained_on=ft.replayed,
         )
-
-
-def remove_candidate_leftovers() -> None:
-    """Staging folders a crashed run left (the run removes its own in every other case)."""
-    shutil.rmtree(cache_dir() / "finetune-candidates", ignore_errors=True)

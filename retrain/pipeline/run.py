@@ -81,6 +81,7 @@ from retrain.pipeline.split import (
     plan_split,
 )
 from retrain.registry import FACTORY, Registry, VersionInfo, utc_now
+from retrain.staging import remove_orphans
 from retrain.store import Store
 
 log = logging.getLogger("tiro.pipeline")
@@ -834,6 +835,7 @@ def run_pipeline(
     started, started_at = time.perf_counter(), utc_now()
     registry = Registry(store, keep=config.keep_versions)
     registry.sweep()
+    remove_orphans()  # what a killed run staged: the user's audio, weights trained on it
     retired = registry.retire_deleted()
     notices = [f"retired {v}: it was trained on data you deleted" for v in retired]
     champion_before = registry.champion()
