@@ -165,6 +165,13 @@ def rule_priority(rule: CorrectionRule) -> tuple:
     return (-len(rule.source), -rule.support, rule.source, rule.target)
 
 
+def within_reach(length: int, other_length: int, needed: float) -> bool:
+    """Whether keys of these lengths can be ``needed`` similar: the edit distance is at
+    least the length difference, so a larger difference rules the pair out unseen."""
+    longest = max(length, other_length)
+    return abs(length - other_length) <= (1.0 - needed) * longest + 1e-9
+
+
 def _fuzzy_matches(tokens: Sequence[Token], rules: Sequence[CorrectionRule]) -> list[RuleMatch]:
     if not rules:
         return []
@@ -199,9 +206,7 @@ def _fuzzy_matches(tokens: Sequence[Token], rules: Sequence[CorrectionRule]) -> 
         n = len(span)
         if n not in by_length:
             by_length[n] = {
-                rule.target
-                for key, rule in sources
-                if abs(n - len(key)) <= (1.0 - rule.similarity) * max(n, len(key)) + 1e-9
+                rule.target for key, rule in sources if within_reach(n, len(key), rule.similarity)
             }
         return by_length[n]
 
@@ -217,10 +222,7 @@ def _fuzzy_matches(tokens: Sequence[Token], rules: Sequence[CorrectionRule]) -> 
                     continue
                 score = 1.0
             else:
-                # the edit distance is at least the length difference: skip a source
-                # that cannot reach the rule's similarity before computing it
-                longest = max(len(span), len(source_key))
-                if abs(len(span) - len(source_key)) > (1.0 - rule.similarity) * longest + 1e-9:
+                if not within_reach(len(span), len(source_key), rule.similarity):
                     continue
                 score = similarity(span, source_key)
             if score >= rule.similarity and score > top[0]:

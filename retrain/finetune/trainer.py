@@ -134,11 +134,14 @@ def _torch_encoder(loaded: LoadedWhisper):
 
 
 class EncoderCache:
-    """Encoder outputs by (encoder source, base weights, audio), shared by several trainings.
+    """What several trainings from the same base share (the worker's cross-validation
+    folds and final model, the ablation's variants):
 
-    The encoder is frozen, so cross-validation folds and the final training over the
-    same examples can reuse one computation. Entries are float32 tensors of about
-    2.3 MB each (tiny.en).
+    - encoder outputs by (encoder source, base weights, audio): the encoder is frozen,
+      so one computation serves every training; float32, about 2.3 MB each (tiny.en);
+    - serving encoder outputs a caller already had (``share_serving_output``);
+    - the base model, loaded once and reset for each training (``base_model``);
+    - ``"self"`` replay targets (``targets``).
     """
 
     def __init__(self) -> None:
