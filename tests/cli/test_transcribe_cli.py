@@ -122,7 +122,9 @@ def test_interrupt_leaves_no_output_file(general_corpus, cli_env, tmp_path: Path
 
     from engine.audio import decode
 
-    write_audio(np.tile(decode(clips[0]), 40), long_input, codec="flac")  # about 7 minutes
+    # about 22 minutes, so the interrupt at 8 s finds the job running (a 7-minute file was
+    # once transcribed completely by then on a quiet machine, and the test failed)
+    write_audio(np.tile(decode(clips[0]), 120), long_input, codec="flac")
     out = tmp_path / "out.json"
     proc = subprocess.Popen(
         [str(TIRO), "transcribe", str(long_input), "--format", "json", "-o", str(out)],
