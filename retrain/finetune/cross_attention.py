@@ -56,39 +56,21 @@ def factored_attention(attn: Any, hidden: torch.Tensor, memory: torch.Tensor) ->
 @contextlib.contextmanager
 def factored_cross_attention(decoder: Any) -> Iterator[None]:
     """Within this block, ``decoder``'s cross-attention layers use ``factored_attention``
-    for short sequences without cache, mask or returned attention weights."""
+    for sequences of at most ``FACTORED_MAX_POSITIONS`` positions called with nothing
+    beyond the encoder output (no cache, mask or returned attention weights); any other
+    call goes to transformers' own ``forward``."""
     originals = []
     for layer in decoder.layers:
         attn = layer.encoder_attn
-        original = attn.forward
 
         def forward(
-            hidden_states,
-            key_value_states=None,
-            cache=None,
-            attention_mask=None,
-            output_attentions=False,
-            _attn=attn,
-            _original=original,
-            **kwargs,
+            hidden_states, *args, key_value_states=None, _attn=attn, _own=attn.forward, **kwargs
         ):
-            if (
-                key_value_states is None
-                or cache is not None
-                or attention_mask is not None
-                or output_attentions
-                or kwargs
-                or hidden_states.shape[1] > FACTORED_MAX_POSITIONS
-            ):
-                return _original(
-                    hidden_states,
-                    key_value_states=key_value_states,
-                    cache=cache,
-                    attention_mask=attention_mask,
-                    output_attentions=output_attentions,
-                    **kwargs,
-                )
-            return factored_attention(_attn, hidden_states, key_value_states), None
+            extras = args or any(v is not None and v is not False for v in kwargs.values())
+            short = hidden_states.shape[1] <= FACTORED_MAX_POSITIONS
+            if key_value_states is not None and short and not extras:
+                return factored_attention(_attn, hidden_states, key_value_states), None
+            return _own(hidden_states, *args, key_value_states=key_value_states, **kwargs)
 
         originals.append((attn, attn.__dict__.get("forward")))
         attn.forward = forward

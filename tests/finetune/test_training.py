@@ -88,6 +88,8 @@ def test_shared_encoder_outputs_and_base_model_give_the_same_weights(
 def test_factored_cross_attention_gives_transformers_loss_and_gradients(
     train_examples, base_bundle, finetune_env, monkeypatch
 ) -> None:
+    import torch
+
     from retrain.finetune import cross_attention
     from retrain.finetune.cross_attention import factored_cross_attention
     from retrain.finetune.model import load_whisper
@@ -118,9 +120,16 @@ def test_factored_cross_attention_gives_transformers_loss_and_gradients(
         return float(loss.detach()), [parameter.grad.clone() for parameter in parameters]
 
     plain_loss, plain = loss_and_gradients()
+    longer = torch.cat([inputs] * 3, dim=1)  # past FACTORED_MAX_POSITIONS
+    with torch.no_grad():
+        plain_longer = float(trainer._loss(loaded, memory, longer, torch.cat([targets] * 3, 1)))
     with factored_cross_attention(decoder):
         factored_loss, factored = loss_and_gradients()
-    assert len(used) == len(decoder.layers)  # once per layer, in the factored run only
+        with torch.no_grad():
+            longer_loss = float(trainer._loss(loaded, memory, longer, torch.cat([targets] * 3, 1)))
+    assert len(used) == len(decoder.layers)  # once per layer, for the short batch only
+    assert longer.shape[1] > cross_attention.FACTORED_MAX_POSITIONS
+    assert longer_loss == plain_longer  # longer sequences: transformers' own code
     assert "forward" not in decoder.layers[0].encoder_attn.__dict__  # transformers' again
     assert factored_loss == pytest.approx(plain_loss, rel=1e-5)
     for a, b in zip(plain, factored, strict=True):
