@@ -1,7 +1,7 @@
 """Which fine-tuning settings pay, chosen by cross-validated WER: the evidence behind the defaults.
 
     python tests/benchmarks/finetune_ablation.py --corpus PATH [--folds 5] [--only "NAME;..."]
-        [--epochs 2,3,4] [--final] [--general PATH] [--json OUT]
+        [--epochs 2,3,4] [--final [--seeds 0,1,2,3]] [--general PATH] [--json OUT]
 
 Every ``train`` clip of the corpus is a corrected recording (its reference text is the
 user's correction). For each variant of the training settings, and for each epoch count
@@ -17,7 +17,9 @@ in ``--epochs`` (checkpoints of one training), it prints
 
 With ``--final`` it also trains each variant on all of ``train`` and reports ``heldout``,
 ``heldout_control`` and the general corpus per epoch: what a user would get. Choose
-settings on the cross-validated columns, not on these.
+settings on the cross-validated columns, not on these. ``--seeds`` trains that final
+model once per seed (only the order of the examples differs) and prints each and the
+median: a difference between variants smaller than that spread is noise.
 
 The manifest's ``terms`` are used for scoring term recall only.
 """
@@ -221,6 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         help="with --final: print each no-harm clip whose text the final model changed",
     )
     parser.add_argument("--mix", default="", help="weight-space mixes with the base, e.g. 0.5,0.7")
+    parser.add_argument(
+        "--seeds",
+        default="",
+        help="with --final: train the final model once per seed, e.g. 0,1,2,3, and print "
+        "each and the median (the spread a difference between variants must exceed)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -238,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [n.strip() for n in args.only.split(";") if n.strip()]
     epoch_list = sorted(int(e) for e in args.epochs.split(","))
     mixes = [float(a) for a in args.mix.split(",") if a.strip()]
+    seeds = [int(a) for a in args.seeds.split(",") if a.strip()]
     labels = [label for e in epoch_list for label in (str(e), *(f"{e}~{a:g}" for a in mixes))]
     cache = EncoderCache()
     results: dict[str, Any] = {}
@@ -294,21 +303,29 @@ def main(argv: list[str] | None = None) -> int:
                 "timing": timings,
             }
             entry["cv"] = {e: {k: t.row() for k, t in sets.items()} for e, sets in cv.items()}
+            by_seed: dict[int, dict] = {}
             if args.final:
                 full = [corrections[i.path.name] for i in split["train"]] + (
                     replay_for(name, replay) if with_replay else []
                 )
                 scored = {s: split[s] for s in ("heldout", "heldout_control")} | general_sets
-                texts, timing = train_and_score(
-                    full, config, epoch_list, scored, cache, workdir, mixes
-                )
-                entry["final"] = {
-                    e: {k: _score(_items(k, split, general_sets), v) for k, v in sets.items()}
-                    for e, sets in texts.items()
-                }
-                entry["final_timing"] = timing
-                if args.diff:
-                    print_changes(name, texts, base_texts, split, general_sets)
+                for seed in seeds or [config.seed]:
+                    texts, timing = train_and_score(
+                        full, replace(config, seed=seed), epoch_list, scored, cache, workdir, mixes
+                    )
+                    by_seed[seed] = {
+                        e: {k: _score(_items(k, split, general_sets), v) for k, v in sets.items()}
+                        for e, sets in texts.items()
+                    }
+                    entry.setdefault("final_timing", timing)
+                    if args.diff:
+                        print_changes(name, texts, base_texts, split, general_sets)
+                entry["final"] = next(iter(by_seed.values()))
+                if len(by_seed) > 1:
+                    entry["final_by_seed"] = {str(k): v for k, v in by_seed.items()}
+                    entry["final_median"] = {
+                        label: median_rows([f[label] for f in by_seed.values()]) for label in labels
+                    }
             results[name] = entry
             for label in labels:
                 print_row(
@@ -317,6 +334,15 @@ def main(argv: list[str] | None = None) -> int:
                     entry.get("final", {}).get(label),
                     flush=True,
                 )
+                if len(by_seed) > 1:
+                    for seed, final in by_seed.items():
+                        print_row(f"  final model, seed {seed}", {}, final.get(label), flush=True)
+                    print_row(
+                        f"  final model, median of {len(by_seed)} seeds",
+                        {},
+                        entry["final_median"][label],
+                        flush=True,
+                    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0
@@ -366,6 +392,18 @@ def print_changes(
                     f"      tuned: {after.strip()}",
                     flush=True,
                 )
+
+
+def median_rows(finals: Sequence[dict[str, dict]]) -> dict[str, dict]:
+    """Per set, the median of each figure over several final models (same sets)."""
+    out: dict[str, dict] = {}
+    for set_name in finals[0]:
+        rows = [f[set_name] for f in finals]
+        out[set_name] = {
+            key: None if rows[0][key] is None else float(np.median([r[key] for r in rows]))
+            for key in rows[0]
+        }
+    return out
 
 
 def print_row(name: str, cv: dict, final: dict | None = None, flush: bool = False) -> None:
