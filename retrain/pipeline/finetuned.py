@@ -27,6 +27,10 @@ champion).
   training.
 - **Ablation.** Held-out texts of the fine-tuned weights with and without the prompt,
   before the rules, for the report.
+- **Harm, beyond one model.** The fold models are the same training on other
+  recordings: the candidates bring a gate check (``check_replicates_no_harm``) that
+  their pooled WER on the reference set's gate clips is no more than the gate's harm
+  bound above the factory model's.
 
 The published bundle carries the fine-tuned weights (both serving formats), the
 tier-1 rules (and lexicon prompt), and a lineage with the fine-tuning's
@@ -49,12 +53,14 @@ import numpy as np
 from engine import models
 from engine.bundle import ModelBundle
 from engine.corpus import REPLAY
+from engine.scoring import ZERO, ErrorCounts, error_counts
 from retrain.finetune.config import FinetuneConfig
 from retrain.finetune.examples import TrainingExample
 from retrain.finetune.features import encoder_input, fits_one_window
 from retrain.finetune.job import JobProgress, TrainingJob, run_training_jobs
 from retrain.pipeline.cost import ServingSpec
 from retrain.pipeline.decode import CachedDecoder, EngineDecoder, clip_audio, with_rules
+from retrain.pipeline.gate import GateCheck, GateConfig, GateEvidence, check_replicates_no_harm
 from retrain.pipeline.personalize import Example
 from retrain.pipeline.run import (
     Snapshot,
@@ -119,6 +125,7 @@ class FinetuneFit:
 
     groups: tuple[FoldGroup, ...]
     fold_decoders: Mapping[int, CachedDecoder]
+    folds_are_final: bool  # a fixed held-out set: the fold model is the final one
     final_bundle: ModelBundle
     final_decoder: CachedDecoder
     trained_on: Mapping[int, list[str]]
@@ -235,6 +242,7 @@ class FinetuneTrainings:
                 g: CachedDecoder(EngineDecoder(weights=b), decoder.directory)
                 for g, b in fold_bundles.items()
             },
+            folds_are_final=shared_final,
             final_bundle=final_bundle,
             final_decoder=CachedDecoder(EngineDecoder(weights=final_bundle), decoder.directory),
             trained_on=trained_on,
@@ -373,4 +381,31 @@ class FinetunedTrainer:
             variant_specs=variant_specs,
             cleanup=lambda: shutil.rmtree(ft.workroot, ignore_errors=True),
             trained_on=ft.replayed,
+            extra_checks=(self._replicates_check(ft, decoder),),
+        )
+
+    def _replicates_check(
+        self, ft: FinetuneFit, factory: CachedDecoder
+    ) -> Callable[[GateEvidence, GateConfig], GateCheck]:
+        """The fold models' harm on the reference set's clips no training replayed, each
+        decoded as the fine-tuned weights alone (no prompt, no rules) beside the factory
+        model (``check_replicates_no_harm``). Decodes are cached: the two fine-tuned
+        candidates share them."""
+        from retrain.finetune.errors import TrainingCancelled
+
+        replicates: list[tuple[ErrorCounts, ErrorCounts]] = []
+        if not ft.folds_are_final:
+            clips = [e for e in reference_examples() if e.example_id not in ft.replayed]
+            for group in ft.groups:
+                model, base = ZERO, ZERO
+                for ex in clips:
+                    if self.cancel is not None and self.cancel.is_set():
+                        raise TrainingCancelled()
+                    tuned = ft.fold_decoders[group.index].decode_segments(ex.clip, None)
+                    model = model + error_counts(ex.reference, with_rules(tuned, ()))
+                    plain = factory.decode_segments(ex.clip, None)
+                    base = base + error_counts(ex.reference, with_rules(plain, ()))
+                replicates.append((model, base))
+        return lambda _evidence, config: check_replicates_no_harm(
+            "general reference set", replicates, config
         )

@@ -57,6 +57,7 @@ from retrain.pipeline.decode import (
 from retrain.pipeline.evaluate import Served, build_evidence
 from retrain.pipeline.gate import (
     DecodingCost,
+    ExtraCheck,
     GateConfig,
     GateDecision,
     GateEvidence,
@@ -202,6 +203,8 @@ class TrainedCandidate:
     # ids of the reviewed-unchanged and reference examples its weights were trained on
     # (fine-tuning replays some): the gate's no-harm checks leave them out for it
     trained_on: frozenset[str] = frozenset()
+    # checks of its own kind the gate runs beside the common ones
+    extra_checks: tuple[ExtraCheck, ...] = ()
 
 
 class CandidateTrainer(Protocol):
@@ -403,8 +406,10 @@ def evaluate_candidate(
 # ----------------------------------------------------------------------------- 5. gate
 
 
-def gate_step(evidence: GateEvidence, config: GateConfig) -> GateDecision:
-    return decide(evidence, config)
+def gate_step(
+    evidence: GateEvidence, config: GateConfig, extra_checks: Sequence[ExtraCheck] = ()
+) -> GateDecision:
+    return decide(evidence, config, extra_checks)
 
 
 # ----------------------------------------------------------------------------- 6. publish
@@ -908,7 +913,7 @@ def run_pipeline(
                             rtf[cand.name], rtf["champion"], cost.audio_seconds, cost.clips
                         ),
                     )
-                decision = gate_step(evidence, config.gate)
+                decision = gate_step(evidence, config.gate, cand.extra_checks)
                 details = dict(cand.details)
                 details["rtf"] = rtf.get(cand.name)
                 details["champion_rtf"] = rtf.get("champion")

@@ -13,6 +13,7 @@ from retrain.pipeline.gate import (
     GateConfig,
     GateEvidence,
     ScoredSegment,
+    check_replicates_no_harm,
     compression_ratio,
     decide,
 )
@@ -114,11 +115,40 @@ def test_insertion_rate_rise_rejects() -> None:
 
 
 def test_extra_checks_count() -> None:
-    def no_loops(_evidence: GateEvidence) -> GateCheck:
+    def no_loops(_evidence: GateEvidence, _config: GateConfig) -> GateCheck:
         return GateCheck("no repetition loops", False, "segment x has compression ratio 3.1")
 
     d = decide(GateEvidence(GOOD_HELDOUT), extra_checks=[no_loops])
     assert d.decision == "rejected" and d.reasons == ("segment x has compression ratio 3.1",)
+
+
+def test_the_other_models_of_a_training_are_checked_for_harm_pooled() -> None:
+    def counts(errors: int, words: int = 300) -> ErrorCounts:
+        return ErrorCounts(errors, 0, 0, words)
+
+    config = GateConfig()
+    # each fold model 1 word worse on 300 (+0.33 points): pooled +0.33, allowed
+    ok = check_replicates_no_harm("reference", [(counts(18), counts(17))] * 2, config)
+    assert ok.passed and ok.values["models"] == 2 and ok.values["words"] == 600
+    # one fold model 5 words worse, the other none: pooled +0.83 points, refused
+    bad = check_replicates_no_harm(
+        "reference", [(counts(22), counts(17)), (counts(17), counts(17))], config
+    )
+    assert not bad.passed
+    assert "2 models" in bad.reason and "+0.83 points" in bad.reason
+    # better than the factory passes; no other models (a fixed held-out set) passes
+    assert check_replicates_no_harm("reference", [(counts(10), counts(17))], config).passed
+    assert check_replicates_no_harm("reference", [], config).passed
+    # and it counts in the decision like every check
+    d = decide(
+        GateEvidence(GOOD_HELDOUT),
+        extra_checks=[
+            lambda _e, c: check_replicates_no_harm(
+                "reference", [(counts(22), counts(17)), (counts(17), counts(17))], c
+            )
+        ],
+    )
+    assert d.decision == "rejected" and d.reasons == (bad.reason,)
 
 
 def test_bootstrap_is_seeded_and_resamples_units() -> None:

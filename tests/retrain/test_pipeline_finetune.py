@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.corpus import GATE, reference_set
 from engine.paths import cache_dir
+from engine.scoring import error_counts
 from retrain.finetune.availability import DISABLE_ENV, availability
 from retrain.finetune.config import FinetuneConfig
 from retrain.pipeline.gate import GateConfig
@@ -82,6 +84,19 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
         cost = checks["decoding cost"].values
         assert cost["candidate_rtf"] > 0 and cost["champion_rtf"] > 0
         assert checks["no slice much worse"].values["checked"] > 0
+
+    # the fine-tuned candidates are also judged by their fold models' harm on the
+    # reference set's clips no training replayed, 2 models
+    replicates_check = "no harm on general reference set from the same training on other recordings"
+    gate_words = sum(error_counts(i.text, i.text).reference_words for i in reference_set(GATE))
+    for cand in report.candidates:
+        checks = {c.name: c for c in cand.decision.checks}
+        if cand.name not in ("finetuned", "finetuned_rules"):
+            assert replicates_check not in checks
+            continue
+        values = checks[replicates_check].values
+        assert values["models"] == 2 and values["words"] == 2 * gate_words
+        assert 0 < values["factory_wer"] < 0.2 and 0 <= values["models_wer"] < 1
 
     # leak-free: each held-out recording scored by exactly one fold model, not trained on it
     groups = finetuned.details["cross_validation"]
