@@ -35,6 +35,10 @@ class FinetuneConfig:
       corrections once), so that the few replay clips weigh more against the corrections.
     - ``with_prompt``: train with each example's prompt (the lexicon prompt serving
       uses) before ``<|startoftranscript|>``, so the decoder learns to read it.
+    - ``label_smoothing``: the training loss spreads this share of each target's
+      probability over the vocabulary (0: plain cross-entropy).
+    - ``dropout``: dropout on the decoder's residual and feed-forward paths while
+      training (the base weights were trained without; 0: none).
     - ``seed`` and ``threads`` make a run reproducible bit for bit.
     """
 
@@ -50,6 +54,8 @@ class FinetuneConfig:
     with_prompt: bool = False
     replay_targets: ReplayTargets = "reference"
     replay_repeats: int = 1
+    label_smoothing: float = 0.0
+    dropout: float = 0.0
     seed: int = 0
     threads: int = 2
 

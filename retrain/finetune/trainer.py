@@ -281,12 +281,31 @@ def _batch(sequences: Sequence[TokenSequence], pad: int) -> tuple[torch.Tensor, 
     return inputs, targets
 
 
-def _loss(loaded: LoadedWhisper, memory: torch.Tensor, inputs: torch.Tensor, targets):
+def _loss(
+    loaded: LoadedWhisper,
+    memory: torch.Tensor,
+    inputs: torch.Tensor,
+    targets,
+    label_smoothing: float = 0.0,
+):
     hidden = loaded.model.model.decoder(
         input_ids=inputs, encoder_hidden_states=memory, use_cache=False
     ).last_hidden_state
     logits = loaded.model.proj_out(hidden)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]),
+        targets.reshape(-1),
+        label_smoothing=label_smoothing,
+    )
+
+
+def _set_dropout(decoder: torch.nn.Module, p: float) -> None:
+    """Dropout ``p`` on the decoder's residual and feed-forward paths (active in train
+    mode only)."""
+    decoder.dropout = p
+    for layer in decoder.layers:
+        layer.dropout = p
+        layer.activation_dropout = p
 
 
 def configure_torch(config: FinetuneConfig) -> None:
@@ -376,6 +395,7 @@ def train_decoder(
     mark = time.perf_counter()
     epoch_losses: list[float] = []
     step = 0
+    _set_dropout(decoder, config.dropout)
     loaded.model.train()
     # the encoder is frozen: cross-attention in the cheaper order (same results)
     with factored_cross_attention(decoder):
@@ -386,7 +406,7 @@ def train_decoder(
                 _check(cancel)
                 rows = order[first : first + config.batch_size].tolist()
                 inputs, targets = _batch([sequences[i] for i in rows], pad)
-                loss = _loss(loaded, memory[rows], inputs, targets)
+                loss = _loss(loaded, memory[rows], inputs, targets, config.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.max_grad_norm > 0:

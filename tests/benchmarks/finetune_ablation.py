@@ -77,6 +77,8 @@ def variants() -> dict[str, tuple[FinetuneConfig, bool]]:
         "batch 8": (replace(DEFAULT, batch_size=8, max_epochs=6, min_epochs=6), True),
         "replay repeated 3 times": (replace(DEFAULT, replay_repeats=3), True),
         REPLAY_AUGMENTED: (DEFAULT, True),
+        "label smoothing 0.1": (replace(DEFAULT, label_smoothing=0.1), True),
+        "dropout 0.1": (replace(DEFAULT, dropout=0.1), True),
     }
 
 
