@@ -255,9 +255,10 @@ def check_replicates_no_harm(
     to the next: on user-sim, the order of the examples alone moved the final model's
     errors over the reference set's 293 gate words between 17 and 21 (the factory
     model's: 17; ``finetune_ablation.py --seeds``), while the no-harm check of one model
-    over so few words decides on one or two. Pooled over the replicates, the WER may be at most
-    ``max_harm_points`` above the factory's; a procedure that harms general speech is
-    refused even when the one model trained on everything happens not to show it.
+    over so few words decides on one or two. Pooled over the replicates, the WER may be
+    at most ``max_harm_points`` above the factory's; a procedure that harms general
+    speech is refused even when the one model trained on everything happens not to
+    show it.
     """
     check = f"no harm on {name} from the same training on other recordings"
     if not replicates:
