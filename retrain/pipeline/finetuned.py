@@ -381,31 +381,27 @@ class FinetunedTrainer:
             variant_specs=variant_specs,
             cleanup=lambda: shutil.rmtree(ft.workroot, ignore_errors=True),
             trained_on=ft.replayed,
-            extra_checks=(self._replicates_check(ft, decoder),),
+            extra_checks=(self._replicates_check(ft),),
         )
 
-    def _replicates_check(
-        self, ft: FinetuneFit, factory: CachedDecoder
-    ) -> Callable[[GateEvidence, GateConfig], GateCheck]:
-        """The fold models' harm on the reference set's clips no training replayed, each
-        decoded as the fine-tuned weights alone (no prompt, no rules) beside the factory
-        model (``check_replicates_no_harm``). Decodes are cached: the two fine-tuned
-        candidates share them."""
+    def _replicates_check(self, ft: FinetuneFit) -> Callable[[GateEvidence, GateConfig], GateCheck]:
+        """The fold models' errors on the reference set's clips no training replayed,
+        each decoded as the fine-tuned weights alone (no prompt, no rules), against the
+        factory's on the same clips in the gate's evidence (``check_replicates_no_harm``).
+        Decodes are cached: the two fine-tuned candidates share them."""
         from retrain.finetune.errors import TrainingCancelled
 
-        replicates: list[tuple[ErrorCounts, ErrorCounts]] = []
+        replicates: list[ErrorCounts] = []
         if not ft.folds_are_final:
             clips = [e for e in reference_examples() if e.example_id not in ft.replayed]
             for group in ft.groups:
-                model, base = ZERO, ZERO
+                model = ZERO
                 for ex in clips:
                     if self.cancel is not None and self.cancel.is_set():
                         raise TrainingCancelled()
                     tuned = ft.fold_decoders[group.index].decode_segments(ex.clip, None)
                     model = model + error_counts(ex.reference, with_rules(tuned, ()))
-                    plain = factory.decode_segments(ex.clip, None)
-                    base = base + error_counts(ex.reference, with_rules(plain, ()))
-                replicates.append((model, base))
-        return lambda _evidence, config: check_replicates_no_harm(
-            "general reference set", replicates, config
+                replicates.append(model)
+        return lambda evidence, config: check_replicates_no_harm(
+            "general reference set", replicates, evidence.reference_set, config
         )

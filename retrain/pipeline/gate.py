@@ -245,26 +245,29 @@ def check_no_harm(name: str, segments: Sequence[ScoredSegment], config: GateConf
 
 
 def check_replicates_no_harm(
-    name: str, replicates: Sequence[tuple[ErrorCounts, ErrorCounts]], config: GateConfig
+    name: str,
+    replicates: Sequence[ErrorCounts],
+    segments: Sequence[ScoredSegment],
+    config: GateConfig,
 ) -> GateCheck:
     """No harm on ``name`` from the same training run on other data, pooled.
 
     ``replicates`` holds, per other model of the same procedure (a fine-tuned
-    candidate's cross-validation fold models), its errors and the factory model's on
-    ``name``, summed over the clips. A fine-tuned model's harm varies from one training
-    to the next: on user-sim, the order of the examples alone moved the final model's
-    errors over the reference set's 293 gate words between 17 and 21 (the factory
-    model's: 17; ``finetune_ablation.py --seeds``), while the no-harm check of one model
-    over so few words decides on one or two. Pooled over the replicates, the WER may be
-    at most ``max_harm_points`` above the factory's; a procedure that harms general
-    speech is refused even when the one model trained on everything happens not to
-    show it.
+    candidate's cross-validation fold models), its errors summed over the clips of
+    ``segments``, the evidence's own scoring of that set (whose factory counts are the
+    comparison). A fine-tuned model's harm varies from one training to the next: on
+    user-sim, the order of the examples alone moved the final model's errors over the
+    reference set's 293 gate words between 17 and 21 (the factory model's: 17;
+    ``finetune_ablation.py --seeds``), while the no-harm check of one model over so few
+    words decides on one or two. Pooled over the replicates, the WER may be at most
+    ``max_harm_points`` above the factory's; a procedure that harms general speech is
+    refused even when the one model trained on everything happens not to show it.
     """
     check = f"no harm on {name} from the same training on other recordings"
-    if not replicates:
+    if not replicates or not segments:
         return GateCheck(check, True, "no other models of this training to check", {})
-    model = sum_counts(m for m, _ in replicates)
-    factory = sum_counts(f for _, f in replicates)
+    model = sum_counts(replicates)
+    factory = sum_counts(s.factory for s in segments)
     worse = model.wer - factory.wer
     passed = worse <= config.max_harm_points
     reason = (

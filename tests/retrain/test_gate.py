@@ -127,24 +127,25 @@ def test_the_other_models_of_a_training_are_checked_for_harm_pooled() -> None:
         return ErrorCounts(errors, 0, 0, words)
 
     config = GateConfig()
+    # the reference set as the evidence scored it: factory 17 errors on 300 words
+    reference = [seg(f"c{i}", 1, 1, words=30, fact=2 if i < 7 else 1) for i in range(10)]
     # each fold model 1 word worse on 300 (+0.33 points): pooled +0.33, allowed
-    ok = check_replicates_no_harm("reference", [(counts(18), counts(17))] * 2, config)
+    ok = check_replicates_no_harm("reference", [counts(18)] * 2, reference, config)
     assert ok.passed and ok.values["models"] == 2 and ok.values["words"] == 600
+    assert ok.values["factory_wer"] == pytest.approx(17 / 300)
     # one fold model 5 words worse, the other none: pooled +0.83 points, refused
-    bad = check_replicates_no_harm(
-        "reference", [(counts(22), counts(17)), (counts(17), counts(17))], config
-    )
+    bad = check_replicates_no_harm("reference", [counts(22), counts(17)], reference, config)
     assert not bad.passed
     assert "2 models" in bad.reason and "+0.83 points" in bad.reason
     # better than the factory passes; no other models (a fixed held-out set) passes
-    assert check_replicates_no_harm("reference", [(counts(10), counts(17))], config).passed
-    assert check_replicates_no_harm("reference", [], config).passed
-    # and it counts in the decision like every check
+    assert check_replicates_no_harm("reference", [counts(10)], reference, config).passed
+    assert check_replicates_no_harm("reference", [], reference, config).passed
+    # and it counts in the decision like every check, on the evidence's reference set
     d = decide(
-        GateEvidence(GOOD_HELDOUT),
+        GateEvidence(GOOD_HELDOUT, reference_set=tuple(reference)),
         extra_checks=[
-            lambda _e, c: check_replicates_no_harm(
-                "reference", [(counts(22), counts(17)), (counts(17), counts(17))], c
+            lambda e, c: check_replicates_no_harm(
+                "reference", [counts(22), counts(17)], e.reference_set, c
             )
         ],
     )
