@@ -39,6 +39,12 @@ class FinetuneConfig:
       probability over the vocabulary (0: plain cross-entropy).
     - ``dropout``: dropout on the decoder's residual and feed-forward paths while
       training (the base weights were trained without; 0: none).
+    - ``anchor_weight``: where the base model already predicts a target token (teacher-
+      forced, its most likely token is the target), the loss is not the cross-entropy
+      but this weight times the KL divergence from the base model's whole distribution
+      there. Learning then comes only from what the base model gets wrong (the user's
+      corrections); everything it already gets right keeps the base model's
+      probabilities, second choices included (0: plain cross-entropy everywhere).
     - ``seed`` and ``threads`` make a run reproducible bit for bit.
     """
 
@@ -56,6 +62,7 @@ class FinetuneConfig:
     replay_repeats: int = 1
     label_smoothing: float = 0.0
     dropout: float = 0.0
+    anchor_weight: float = 0.0
     seed: int = 0
     threads: int = 2
 

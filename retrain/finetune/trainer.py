@@ -281,22 +281,80 @@ def _batch(sequences: Sequence[TokenSequence], pad: int) -> tuple[torch.Tensor, 
     return inputs, targets
 
 
+def _logits(loaded: LoadedWhisper, memory: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    hidden = loaded.model.model.decoder(
+        input_ids=inputs, encoder_hidden_states=memory, use_cache=False
+    ).last_hidden_state
+    return loaded.model.proj_out(hidden)
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """Where the base model already predicts a sequence's target token (``columns`` of
+    its decoder inputs, teacher-forced) and its log-probabilities there (float16)."""
+
+    columns: torch.Tensor
+    log_probs: torch.Tensor
+
+
+@torch.no_grad()
+def base_anchors(
+    loaded: LoadedWhisper,
+    memory: torch.Tensor,
+    sequences: Sequence[TokenSequence],
+    pad: int,
+    batch_size: int,
+    cancel: threading.Event | None,
+) -> list[Anchors]:
+    """Each sequence's ``Anchors`` under ``loaded`` as it is now (the base model)."""
+    out = []
+    for first in range(0, len(sequences), batch_size):
+        _check(cancel)
+        rows = list(range(first, min(first + batch_size, len(sequences))))
+        inputs, targets = _batch([sequences[i] for i in rows], pad)
+        log_probs = _logits(loaded, memory[rows], inputs).log_softmax(-1)
+        agreed = (targets != -100) & (log_probs.argmax(-1) == targets)
+        for row in range(len(rows)):
+            columns = agreed[row].nonzero().squeeze(1)
+            out.append(Anchors(columns, log_probs[row, columns].to(torch.float16)))
+    return out
+
+
 def _loss(
     loaded: LoadedWhisper,
     memory: torch.Tensor,
     inputs: torch.Tensor,
-    targets,
+    targets: torch.Tensor,
     label_smoothing: float = 0.0,
-):
-    hidden = loaded.model.model.decoder(
-        input_ids=inputs, encoder_hidden_states=memory, use_cache=False
-    ).last_hidden_state
-    logits = loaded.model.proj_out(hidden)
-    return F.cross_entropy(
+    anchors: Sequence[Anchors] = (),
+    anchor_weight: float = 0.0,
+) -> torch.Tensor:
+    """Mean per target token: cross-entropy, except at each row's anchored columns,
+    where it is ``anchor_weight`` times KL(base || model)."""
+    logits = _logits(loaded, memory, inputs)
+    if not anchors:
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            targets.reshape(-1),
+            label_smoothing=label_smoothing,
+        )
+    count = (targets != -100).sum().clamp(min=1)
+    divergence = logits.new_zeros(())
+    targets = targets.clone()
+    for row, anchor in enumerate(anchors):
+        if len(anchor.columns) == 0:
+            continue
+        targets[row, anchor.columns] = -100
+        model = logits[row, anchor.columns].log_softmax(-1)
+        base = anchor.log_probs.float()
+        divergence = divergence + (base.exp() * (base - model)).sum()
+    entropy = F.cross_entropy(
         logits.reshape(-1, logits.shape[-1]),
         targets.reshape(-1),
         label_smoothing=label_smoothing,
+        reduction="sum",
     )
+    return (entropy + anchor_weight * divergence) / count
 
 
 def _set_dropout(decoder: torch.nn.Module, p: float) -> None:
@@ -389,6 +447,11 @@ def train_decoder(
     schedule = np.array(
         [i for i, ex in enumerate(kept) for _ in range(repeats if ex.role == "replay" else 1)]
     )
+    anchors = (
+        base_anchors(loaded, memory, sequences, pad, config.batch_size, cancel)
+        if config.anchor_weight > 0
+        else []
+    )
     steps_per_epoch = -(-len(schedule) // config.batch_size)
     total_steps = steps_per_epoch * config.max_epochs
 
@@ -406,7 +469,15 @@ def train_decoder(
                 _check(cancel)
                 rows = order[first : first + config.batch_size].tolist()
                 inputs, targets = _batch([sequences[i] for i in rows], pad)
-                loss = _loss(loaded, memory[rows], inputs, targets, config.label_smoothing)
+                loss = _loss(
+                    loaded,
+                    memory[rows],
+                    inputs,
+                    targets,
+                    config.label_smoothing,
+                    [anchors[i] for i in rows] if anchors else (),
+                    config.anchor_weight,
+                )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.max_grad_norm > 0:

@@ -79,10 +79,12 @@ def variants() -> dict[str, tuple[FinetuneConfig, bool]]:
         REPLAY_AUGMENTED: (DEFAULT, True),
         "label smoothing 0.1": (replace(DEFAULT, label_smoothing=0.1), True),
         "dropout 0.1": (replace(DEFAULT, dropout=0.1), True),
+        ANCHORED: (replace(DEFAULT, anchor_weight=1.0), True),
     }
 
 
 SEGMENT_SPANS = "audio cut to the segment spans"
+ANCHORED = "anchored to the base where it is right, weight 1"
 _EXPORTS = itertools.count(1)
 REPLAY_AUGMENTED = "replay plus telephone-band and speed-changed copies"
 

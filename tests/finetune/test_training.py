@@ -136,6 +136,49 @@ def test_factored_cross_attention_gives_transformers_loss_and_gradients(
         assert np.allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-5)
 
 
+def test_anchored_loss_learns_only_where_the_base_model_is_wrong(
+    train_examples, base_bundle, finetune_env
+) -> None:
+    """``anchor_weight``: at the base weights the KL part is zero, so the loss is the
+    cross-entropy of the tokens the base model does not predict, over every target."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    from retrain.finetune.model import load_whisper
+
+    examples = list(train_examples[:4])
+    with environment(finetune_env):
+        loaded = load_whisper(base_bundle.ct2_dir)
+        memory = trainer.encoder_outputs(examples, loaded, ONE_EPOCH)
+        sequences = trainer.training_sequences(loaded, examples, memory, ONE_EPOCH, None)
+    pad = loaded.codec.special.end_of_text
+    anchors = trainer.base_anchors(loaded, memory, sequences, pad, 4, None)
+    inputs, targets = trainer._batch(sequences, pad)
+    with torch.no_grad():
+        logits = trainer._logits(loaded, memory, inputs)
+        anchored = float(trainer._loss(loaded, memory, inputs, targets, 0.0, anchors, 1.0))
+    predicted = logits.argmax(-1)
+    learned = targets.clone()
+    for row, anchor in enumerate(anchors):
+        columns = anchor.columns.tolist()
+        assert columns, "the base model gets most words of these clips right"
+        assert all(int(predicted[row, c]) == int(targets[row, c]) for c in columns)
+        wrong = [c for c in range(targets.shape[1]) if c not in columns and targets[row, c] >= 0]
+        assert wrong, "and some wrong: the user corrected them"
+        assert all(int(predicted[row, c]) != int(targets[row, c]) for c in wrong)
+        learned[row, anchor.columns] = -100
+    entropy = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), learned.reshape(-1), reduction="sum"
+    )
+    assert anchored == pytest.approx(float(entropy) / int((targets >= 0).sum()), rel=1e-3, abs=1e-3)
+    # away from the base weights the anchored tokens count again
+    with torch.no_grad():
+        loaded.model.proj_out.weight.mul_(1.5)
+        moved = float(trainer._loss(loaded, memory, inputs, targets, 0.0, anchors, 1.0))
+        moved_wrong_only = float(trainer._loss(loaded, memory, inputs, learned))
+    assert moved > moved_wrong_only * int((learned >= 0).sum()) / int((targets >= 0).sum())
+
+
 def test_lineage_records_settings_seed_libraries_and_examples(short_run, base_bundle) -> None:
     lineage = short_run.bundle.lineage
     assert lineage["hyperparameters"] == SHORT.to_json()
