@@ -198,11 +198,14 @@ def _fuzzy_matches(tokens: Sequence[Token], rules: Sequence[CorrectionRule]) -> 
     sources = [(key, rule) for entries in by_target.values() for key, rule in entries]
 
     by_length: dict[int, set[str]] = {}
+    by_key: dict[str, set[str]] = defaultdict(set)
+    for key, rule in sources:
+        by_key[key].add(rule.target)
 
     def reachable(span: str, only_exact: bool) -> set[str]:
         """The targets with a rule ``best`` can pick for this span (the same tests)."""
         if only_exact:
-            return {rule.target for key, rule in sources if key == span}
+            return by_key.get(span, set())
         n = len(span)
         if n not in by_length:
             by_length[n] = {

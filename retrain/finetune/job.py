@@ -128,14 +128,16 @@ def write_request(
     (workdir / REQUEST).write_text(json.dumps(request), encoding="utf-8")
 
 
-def read_request(workdir: Path) -> list[TrainingJob]:
+def read_request(workdir: Path) -> tuple[list[TrainingJob], dict[str, np.ndarray]]:
+    """The jobs ``write_request`` wrote, and the serving encoder outputs it stored, by
+    example id (the request file is read once)."""
     request = json.loads((workdir / REQUEST).read_text(encoding="utf-8"))
     with np.load(workdir / AUDIO) as audio:
         by_id = {
             e["id"]: TrainingExample(e["id"], audio[f"a{i}"], e["text"], e["role"], e["prompt"])
             for i, e in enumerate(request["examples"])
         }
-    return [
+    jobs = [
         TrainingJob(
             examples=[by_id[i] for i in t["ids"]],
             base_bundle_dir=Path(t["base_bundle_dir"]),
@@ -147,19 +149,15 @@ def read_request(workdir: Path) -> list[TrainingJob]:
         )
         for t in request["trainings"]
     ]
-
-
-def read_encoder_outputs(workdir: Path) -> dict[str, np.ndarray]:
-    """The serving encoder outputs ``write_request`` stored, by example id."""
-    if not (workdir / ENCODER).exists():
-        return {}
-    request = json.loads((workdir / REQUEST).read_text(encoding="utf-8"))
-    with np.load(workdir / ENCODER) as stored:
-        return {
-            e["id"]: stored[f"e{i}"]
-            for i, e in enumerate(request["examples"])
-            if f"e{i}" in stored.files
-        }
+    encoder_outputs: dict[str, np.ndarray] = {}
+    if (workdir / ENCODER).exists():
+        with np.load(workdir / ENCODER) as stored:
+            encoder_outputs = {
+                e["id"]: stored[f"e{i}"]
+                for i, e in enumerate(request["examples"])
+                if f"e{i}" in stored.files
+            }
+    return jobs, encoder_outputs
 
 
 def worker_command(workdir: Path) -> list[str]:

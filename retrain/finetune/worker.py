@@ -49,7 +49,6 @@ def main(argv: list[str]) -> int:
         EXIT_CANCELLED,
         EXIT_FAILED,
         RESULT,
-        read_encoder_outputs,
         read_request,
     )
 
@@ -57,13 +56,12 @@ def main(argv: list[str]) -> int:
     cancel = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: cancel.set())
     _lower_priority()
-    jobs = read_request(workdir)
+    jobs, shared = read_request(workdir)
     results = []
     try:
         from retrain.finetune.trainer import EncoderCache, train_decoder
 
         cache = EncoderCache()  # frozen encoder: one pass per clip for every training
-        shared = read_encoder_outputs(workdir)
         for example in {e.example_id: e for job in jobs for e in job.examples}.values():
             if example.example_id in shared:
                 cache.share_serving_output(example, shared[example.example_id])
