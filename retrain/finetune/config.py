@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 EncoderSource = Literal["serving", "torch"]
 ReplayTargets = Literal["self", "reference"]
+TrainedParts = Literal["decoder", "cross_attention"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,9 @@ class FinetuneConfig:
       included); the encoder is frozen.
     - ``train_embeddings``: whether the token embedding (tied to the output projection)
       and the positional embedding are updated too, or only the decoder blocks.
+    - ``trained_parts``: ``"decoder"``, every decoder parameter (as above); or
+      ``"cross_attention"``, only the decoder's attention over the audio (its
+      projections and layer norms), so that what is learned depends on what is heard.
     - ``max_epochs`` passes over the examples, fewer when an epoch's mean training loss
       falls to ``stop_loss`` after at least ``min_epochs``.
     - ``encoder``: where each example's encoder output comes from, computed once:
@@ -56,6 +60,7 @@ class FinetuneConfig:
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
     train_embeddings: bool = True
+    trained_parts: TrainedParts = "decoder"
     encoder: EncoderSource = "serving"
     with_prompt: bool = False
     replay_targets: ReplayTargets = "reference"

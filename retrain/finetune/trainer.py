@@ -433,12 +433,16 @@ def train_decoder(
             id(decoder.embed_positions.weight),
         }
     )
-    trainable = [p for p in decoder.parameters() if id(p) not in frozen]
+    trainable = [
+        p
+        for name, p in decoder.named_parameters()
+        if id(p) not in frozen and (config.trained_parts == "decoder" or ".encoder_attn" in name)
+    ]
     for parameter in trainable:
         parameter.requires_grad_(True)
     # The token embedding is tied to the output projection, whose gradient is dense; the
     # lookup's own part is sparse, added to it instead of into a 20M-value zero tensor.
-    decoder.embed_tokens.sparse = config.train_embeddings
+    decoder.embed_tokens.sparse = config.train_embeddings and config.trained_parts == "decoder"
     optimizer = torch.optim.AdamW(
         trainable, lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
     )

@@ -80,6 +80,15 @@ def variants() -> dict[str, tuple[FinetuneConfig, bool]]:
         "label smoothing 0.1": (replace(DEFAULT, label_smoothing=0.1), True),
         "dropout 0.1": (replace(DEFAULT, dropout=0.1), True),
         ANCHORED: (replace(DEFAULT, anchor_weight=1.0), True),
+        "cross-attention only": (replace(DEFAULT, trained_parts="cross_attention"), True),
+        "cross-attention only, lr 1e-4": (
+            replace(DEFAULT, trained_parts="cross_attention", learning_rate=1e-4),
+            True,
+        ),
+        "cross-attention only, lr 3e-4": (
+            replace(DEFAULT, trained_parts="cross_attention", learning_rate=3e-4),
+            True,
+        ),
     }
 
 
