@@ -47,6 +47,20 @@ def test_only_the_decoder_changes(short_run, base_bundle) -> None:
     assert "decoder.token_embedding.weight" in changed
 
 
+def test_cross_attention_only_changes_the_attention_over_the_audio(
+    train_examples, base_bundle, finetune_env
+) -> None:
+    from engine.weights import ct2_to_whisper, read_model_bin
+
+    config = replace(ONE_EPOCH, trained_parts="cross_attention", batch_size=2)
+    with environment(finetune_env):
+        result = trainer.train_decoder(train_examples[:2], base_bundle.ct2_dir, config)
+    base = ct2_to_whisper(read_model_bin(base_bundle.ct2_dir / "model.bin"))
+    changed = {n for n in base if not np.array_equal(base[n], result.weights[n])}
+    assert changed and all(".cross_attn" in name for name in changed), sorted(changed)
+    assert any(name.endswith("cross_attn.query.weight") for name in changed)
+
+
 def test_same_inputs_and_seed_give_bit_identical_weights(
     train_examples, base_bundle, finetune_env
 ) -> None:
