@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 EncoderSource = Literal["serving", "torch"]
 ReplayTargets = Literal["self", "reference"]
-TrainedParts = Literal["decoder", "cross_attention"]
+TrainedParts = Literal[
+    "decoder", "cross_attention", "cross_attention_and_tokens", "cross_attention_and_missed_tokens"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +23,11 @@ class FinetuneConfig:
       and the positional embedding are updated too, or only the decoder blocks.
     - ``trained_parts``: ``"decoder"``, every decoder parameter (as above); or
       ``"cross_attention"``, only the decoder's attention over the audio (its
-      projections and layer norms), so that what is learned depends on what is heard.
+      projections and layer norms), so that what is learned depends on what is heard;
+      ``"cross_attention_and_tokens"`` also the token embedding (tied to the output
+      projection), so that new words' tokens can be learned;
+      ``"cross_attention_and_missed_tokens"`` only the rows of the tokens the base model
+      missed in the corrections (teacher-forced, not its most likely token).
     - ``max_epochs`` passes over the examples, fewer when an epoch's mean training loss
       falls to ``stop_loss`` after at least ``min_epochs``.
     - ``encoder``: where each example's encoder output comes from, computed once:

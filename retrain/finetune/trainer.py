@@ -61,6 +61,8 @@ from retrain.finetune.model import (  # noqa: E402
 log = logging.getLogger(__name__)
 
 Stage = Literal["loading", "encoding", "training", "done"]
+TOKENS = "embed_tokens.weight"  # the decoder's token embedding, tied to the output projection
+TOKEN_PARTS = ("cross_attention_and_tokens", "cross_attention_and_missed_tokens")
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +322,29 @@ def base_anchors(
     return out
 
 
+def _missed_token_rows(
+    loaded: LoadedWhisper,
+    kept: Sequence[TrainingExample],
+    memory: torch.Tensor,
+    sequences: Sequence[TokenSequence],
+    pad: int,
+    config: FinetuneConfig,
+    cancel: threading.Event | None,
+) -> torch.Tensor:
+    """(vocabulary, 1): 1 for each token the base model missed in a correction's target
+    (teacher-forced, not its most likely token), else 0."""
+    anchors = base_anchors(loaded, memory, sequences, pad, config.batch_size, cancel)
+    rows = torch.zeros((loaded.model.proj_out.weight.shape[0], 1))
+    for example, sequence, anchor in zip(kept, sequences, anchors, strict=True):
+        if example.role != "correction":
+            continue
+        anchored = set(anchor.columns.tolist())
+        for column in range(sequence.targets_from, len(sequence) - 1):
+            if column not in anchored:
+                rows[sequence.tokens[column + 1]] = 1.0
+    return rows
+
+
 def _loss(
     loaded: LoadedWhisper,
     memory: torch.Tensor,
@@ -436,15 +461,34 @@ def train_decoder(
     trainable = [
         p
         for name, p in decoder.named_parameters()
-        if id(p) not in frozen and (config.trained_parts == "decoder" or ".encoder_attn" in name)
+        if id(p) not in frozen
+        and (
+            config.trained_parts == "decoder"
+            or ".encoder_attn" in name
+            or (config.trained_parts in TOKEN_PARTS and name == TOKENS)
+        )
     ]
     for parameter in trainable:
         parameter.requires_grad_(True)
     # The token embedding is tied to the output projection, whose gradient is dense; the
     # lookup's own part is sparse, added to it instead of into a 20M-value zero tensor.
-    decoder.embed_tokens.sparse = config.train_embeddings and config.trained_parts == "decoder"
+    missed_only = config.trained_parts == "cross_attention_and_missed_tokens"
+    decoder.embed_tokens.sparse = (
+        config.train_embeddings and config.trained_parts != "cross_attention" and not missed_only
+    )
+    token_rows = None
+    if missed_only:
+        token_rows = _missed_token_rows(loaded, kept, memory, sequences, pad, config, cancel)
+        # rows without gradient must not move: no weight decay on the embedding
+        tokens = decoder.embed_tokens.weight
+        groups = [
+            {"params": [p for p in trainable if p is not tokens]},
+            {"params": [tokens], "weight_decay": 0.0},
+        ]
+    else:
+        groups = [{"params": trainable}]
     optimizer = torch.optim.AdamW(
-        trainable, lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
+        groups, lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
     )
     order_rng = np.random.default_rng(config.seed)
     repeats = max(1, config.replay_repeats)
@@ -484,6 +528,8 @@ def train_decoder(
                 )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if token_rows is not None:
+                    decoder.embed_tokens.weight.grad.mul_(token_rows)
                 if config.max_grad_norm > 0:
                     torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
                 optimizer.step()

@@ -85,6 +85,14 @@ def variants() -> dict[str, tuple[FinetuneConfig, bool]]:
             replace(DEFAULT, trained_parts="cross_attention", learning_rate=1e-4),
             True,
         ),
+        "cross-attention and token embedding, lr 1e-4": (
+            replace(DEFAULT, trained_parts="cross_attention_and_tokens", learning_rate=1e-4),
+            True,
+        ),
+        "cross-attention and missed tokens, lr 1e-4": (
+            replace(DEFAULT, trained_parts="cross_attention_and_missed_tokens", learning_rate=1e-4),
+            True,
+        ),
         "cross-attention only, lr 3e-4": (
             replace(DEFAULT, trained_parts="cross_attention", learning_rate=3e-4),
             True,

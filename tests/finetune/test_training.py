@@ -47,18 +47,47 @@ def test_only_the_decoder_changes(short_run, base_bundle) -> None:
     assert "decoder.token_embedding.weight" in changed
 
 
-def test_cross_attention_only_changes_the_attention_over_the_audio(
-    train_examples, base_bundle, finetune_env
+@pytest.mark.parametrize("parts", ["cross_attention", "cross_attention_and_tokens"])
+def test_cross_attention_modes_change_the_attention_over_the_audio_and_what_they_say(
+    parts, train_examples, base_bundle, finetune_env
 ) -> None:
     from engine.weights import ct2_to_whisper, read_model_bin
 
-    config = replace(ONE_EPOCH, trained_parts="cross_attention", batch_size=2)
+    config = replace(ONE_EPOCH, trained_parts=parts, batch_size=2)
     with environment(finetune_env):
         result = trainer.train_decoder(train_examples[:2], base_bundle.ct2_dir, config)
     base = ct2_to_whisper(read_model_bin(base_bundle.ct2_dir / "model.bin"))
     changed = {n for n in base if not np.array_equal(base[n], result.weights[n])}
-    assert changed and all(".cross_attn" in name for name in changed), sorted(changed)
+    tokens = "decoder.token_embedding.weight"
+    assert (tokens in changed) == (parts == "cross_attention_and_tokens")
+    assert all(".cross_attn" in name for name in changed - {tokens}), sorted(changed)
     assert any(name.endswith("cross_attn.query.weight") for name in changed)
+
+
+def test_missed_tokens_mode_moves_only_the_rows_of_tokens_the_base_model_missed(
+    train_examples, base_bundle, finetune_env
+) -> None:
+    from engine.weights import ct2_to_whisper, read_model_bin
+    from retrain.finetune.model import load_whisper
+
+    examples = train_examples[:2]
+    config = replace(ONE_EPOCH, trained_parts="cross_attention_and_missed_tokens", batch_size=2)
+    with environment(finetune_env):
+        result = trainer.train_decoder(examples, base_bundle.ct2_dir, config)
+        loaded = load_whisper(base_bundle.ct2_dir)
+        memory = trainer.encoder_outputs(examples, loaded, config)
+        sequences = trainer.training_sequences(loaded, examples, memory, config, None)
+    pad = loaded.codec.special.end_of_text
+    rows = trainer._missed_token_rows(loaded, examples, memory, sequences, pad, config, None)
+    missed = set(rows.squeeze(1).nonzero().squeeze(1).tolist())
+    learned = {t for s in sequences for t in s.tokens[s.targets_from + 1 :]}
+    assert missed and missed < learned  # some of the targets, not all: most were right
+    base = ct2_to_whisper(read_model_bin(base_bundle.ct2_dir / "model.bin"))
+    name = "decoder.token_embedding.weight"
+    moved = set(np.flatnonzero((base[name] != result.weights[name]).any(axis=1)).tolist())
+    assert moved and moved <= missed
+    changed = {n for n in base if not np.array_equal(base[n], result.weights[n])}
+    assert all(".cross_attn" in n for n in changed - {name}), sorted(changed)
 
 
 def test_same_inputs_and_seed_give_bit_identical_weights(
