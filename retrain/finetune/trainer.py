@@ -472,7 +472,10 @@ def train_decoder(
         parameter.requires_grad_(True)
     # The token embedding is tied to the output projection, whose gradient is dense; the
     # lookup's own part is sparse, added to it instead of into a 20M-value zero tensor.
-    missed_only = config.trained_parts == "cross_attention_and_missed_tokens"
+    tokens = decoder.embed_tokens.weight
+    missed_only = config.trained_parts == "cross_attention_and_missed_tokens" and any(
+        p is tokens for p in trainable
+    )
     decoder.embed_tokens.sparse = (
         config.train_embeddings and config.trained_parts != "cross_attention" and not missed_only
     )
@@ -480,7 +483,6 @@ def train_decoder(
     if missed_only:
         token_rows = _missed_token_rows(loaded, kept, memory, sequences, pad, config, cancel)
         # rows without gradient must not move: no weight decay on the embedding
-        tokens = decoder.embed_tokens.weight
         groups = [
             {"params": [p for p in trainable if p is not tokens]},
             {"params": [tokens], "weight_decay": 0.0},
