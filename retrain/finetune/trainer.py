@@ -29,7 +29,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -299,7 +299,35 @@ class Anchors:
     log_probs: torch.Tensor
 
 
+def _batches(
+    sequences: Sequence[TokenSequence],
+    pad: int,
+    batch_size: int,
+    cancel: threading.Event | None,
+) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """The sequences in order, ``batch_size`` at a time: (rows, inputs, targets)."""
+    for first in range(0, len(sequences), batch_size):
+        _check(cancel)
+        rows = list(range(first, min(first + batch_size, len(sequences))))
+        yield (rows, *_batch([sequences[i] for i in rows], pad))
+
+
 @torch.no_grad()
+def _agreed(
+    loaded: LoadedWhisper,
+    memory: torch.Tensor,
+    sequences: Sequence[TokenSequence],
+    pad: int,
+    batch_size: int,
+    cancel: threading.Event | None,
+) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """Per batch: rows, the base model's log-probabilities and where its most likely
+    token is the target (teacher-forced)."""
+    for rows, inputs, targets in _batches(sequences, pad, batch_size, cancel):
+        log_probs = _logits(loaded, memory[rows], inputs).log_softmax(-1)
+        yield rows, log_probs, (targets != -100) & (log_probs.argmax(-1) == targets)
+
+
 def base_anchors(
     loaded: LoadedWhisper,
     memory: torch.Tensor,
@@ -310,12 +338,7 @@ def base_anchors(
 ) -> list[Anchors]:
     """Each sequence's ``Anchors`` under ``loaded`` as it is now (the base model)."""
     out = []
-    for first in range(0, len(sequences), batch_size):
-        _check(cancel)
-        rows = list(range(first, min(first + batch_size, len(sequences))))
-        inputs, targets = _batch([sequences[i] for i in rows], pad)
-        log_probs = _logits(loaded, memory[rows], inputs).log_softmax(-1)
-        agreed = (targets != -100) & (log_probs.argmax(-1) == targets)
+    for rows, log_probs, agreed in _agreed(loaded, memory, sequences, pad, batch_size, cancel):
         for row in range(len(rows)):
             columns = agreed[row].nonzero().squeeze(1)
             out.append(Anchors(columns, log_probs[row, columns].to(torch.float16)))
@@ -333,15 +356,16 @@ def _missed_token_rows(
 ) -> torch.Tensor:
     """(vocabulary, 1): 1 for each token the base model missed in a correction's target
     (teacher-forced, not its most likely token), else 0."""
-    anchors = base_anchors(loaded, memory, sequences, pad, config.batch_size, cancel)
     rows = torch.zeros((loaded.model.proj_out.weight.shape[0], 1))
-    for example, sequence, anchor in zip(kept, sequences, anchors, strict=True):
-        if example.role != "correction":
-            continue
-        anchored = set(anchor.columns.tolist())
-        for column in range(sequence.targets_from, len(sequence) - 1):
-            if column not in anchored:
-                rows[sequence.tokens[column + 1]] = 1.0
+    batches = _agreed(loaded, memory, sequences, pad, config.batch_size, cancel)
+    for batch_rows, _, agreed in batches:
+        for row, index in enumerate(batch_rows):
+            if kept[index].role != "correction":
+                continue
+            sequence = sequences[index]
+            for column in range(sequence.targets_from, len(sequence) - 1):
+                if not agreed[row, column]:
+                    rows[sequence.tokens[column + 1]] = 1.0
     return rows
 
 
@@ -584,10 +608,7 @@ def _mean_loss(
 ) -> float:
     """Token-weighted mean loss over every sequence, without updating anything."""
     total, count = 0.0, 0
-    for first in range(0, len(sequences), batch_size):
-        _check(cancel)
-        rows = list(range(first, min(first + batch_size, len(sequences))))
-        inputs, targets = _batch([sequences[i] for i in rows], pad)
+    for rows, inputs, targets in _batches(sequences, pad, batch_size, cancel):
         n = int((targets != -100).sum())
         total += float(_loss(loaded, memory[rows], inputs, targets)) * n
         count += n
