@@ -497,12 +497,9 @@ def train_decoder(
     # The token embedding is tied to the output projection, whose gradient is dense; the
     # lookup's own part is sparse, added to it instead of into a 20M-value zero tensor.
     tokens = decoder.embed_tokens.weight
-    missed_only = config.trained_parts == "cross_attention_and_missed_tokens" and any(
-        p is tokens for p in trainable
-    )
-    decoder.embed_tokens.sparse = (
-        config.train_embeddings and config.trained_parts != "cross_attention" and not missed_only
-    )
+    tokens_trained = any(p is tokens for p in trainable)
+    missed_only = tokens_trained and config.trained_parts == "cross_attention_and_missed_tokens"
+    decoder.embed_tokens.sparse = tokens_trained and not missed_only
     token_rows = None
     if missed_only:
         token_rows = _missed_token_rows(loaded, kept, memory, sequences, pad, config, cancel)
