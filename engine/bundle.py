@@ -89,6 +89,9 @@ class DecodingDefaults:
     temperatures: tuple[float, ...] | None = None
     max_prompt_tokens: int | None = None
     prompt: str | None = None  # the decoder prompt the pipeline rendered from the lexicon
+    # With own weights: they overrule the factory model's text only where they say one of
+    # these terms; the factory model decodes too and its text stands elsewhere (engine.guard)
+    guard_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,12 @@ class ModelBundle:
                 else None,
                 "max_prompt_tokens": self.decoding.max_prompt_tokens,
                 "prompt": self.decoding.prompt,
+                # only when set: manifests without it read as before
+                **(
+                    {"guard_terms": list(self.decoding.guard_terms)}
+                    if self.decoding.guard_terms
+                    else {}
+                ),
             },
             "lineage": dict(self.lineage),
             "created_at": self.created_at,
@@ -186,6 +195,7 @@ class ModelBundle:
                 temperatures=tuple(temps) if temps is not None else None,
                 max_prompt_tokens=decoding.get("max_prompt_tokens"),
                 prompt=decoding.get("prompt"),
+                guard_terms=tuple(str(t) for t in decoding.get("guard_terms") or ()),
             ),
             lineage=dict(data.get("lineage") or {}),
             created_at=str(data.get("created_at", "")),

@@ -35,7 +35,7 @@ from engine.prepare import declared_formats, ensure_base_model, format_for_backe
 
 log = logging.getLogger(__name__)
 
-_MAX_LOADED_PER_BACKEND = 2
+_MAX_LOADED_PER_BACKEND = 3  # a guarded champion holds two (its own and the factory)
 
 
 # ----------------------------------------------------------------------------- bundles

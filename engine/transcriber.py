@@ -12,7 +12,9 @@ complete segment). Memory is bounded by the chunk length, not by the media.
 
 Personalization: a bundle's lexicon becomes the decoder prompt of every window
 (``engine.personalize.build_prompt``) and its correction rules rewrite each
-segment as it is produced (``engine.personalize.apply_rules``).
+segment as it is produced (``engine.personalize.apply_rules``). A bundle whose own
+weights are guarded by terms is served by the factory model too, and its weights only
+overrule the factory text where they say a term (``engine.guard``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 from engine import audio, models
 from engine.backends import backend_class
 from engine.backends.base import MAX_PROMPT_TOKENS, Backend, DecodeSettings, check_cancel
+from engine.backends.guarded import GuardedBackend
 from engine.bundle import ModelBundle
 from engine.personalize import apply_rules, build_prompt
 from engine.types import MediaInfo, Segment, TranscribeOptions, TranscriptionInfo, Word
@@ -112,6 +115,7 @@ def transcribe(
     threads = options.threads or default_threads()
     serving = models.resolve(bundle)
     backend, serving = models.acquire(backend_name, serving, threads, DEFAULTS.ggml_variant)
+    backend = _guarded(backend, backend_name, serving, threads)
     notices = list(serving.notices)
     settings, resolved = _settings(options, serving.bundle, backend_name, threads, notices)
     info = TranscriptionInfo(
@@ -126,6 +130,16 @@ def transcribe(
     blocks = _blocks(source, pcm)
     segments = _stream(backend, blocks, settings, serving.bundle, duration, progress, cancel)
     return segments, info
+
+
+def _guarded(backend: Backend, name: str, serving: models.ServingModel, threads: int) -> Backend:
+    """``backend``, or with the factory model beside it when the bundle's own weights are
+    guarded by terms (``engine.guard``): the factory model always decodes too."""
+    terms = serving.bundle.decoding.guard_terms
+    if not terms or not serving.weights.has_own_weights:
+        return backend
+    factory, _ = models.acquire(name, models.resolve(None), threads, DEFAULTS.ggml_variant)
+    return GuardedBackend(backend, factory, terms)
 
 
 def _open_source(

@@ -21,6 +21,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,7 @@ class _EncoderMemo:
 
 
 _memo: _EncoderMemo | None = None
+_job_memo: ContextVar[_EncoderMemo | None] = ContextVar("tiro_job_encoder_memo", default=None)
 
 
 @contextlib.contextmanager
@@ -131,6 +133,18 @@ def unmemoized_encoder() -> Iterator[None]:
         yield
     finally:
         _memo = previous
+
+
+@contextlib.contextmanager
+def shared_encoder(max_mb: int = 64) -> Iterator[None]:
+    """Within this block (this thread or task only), decodes of the same window reuse its
+    encoder output: guarded serving decodes each window with two bundles, and every bundle
+    shares the base model's encoder (fine-tuning trains only the decoder)."""
+    token = _job_memo.set(_EncoderMemo(max_mb * 1024 * 1024))
+    try:
+        yield
+    finally:
+        _job_memo.reset(token)
 
 
 class _CancellableModel:
@@ -196,6 +210,7 @@ def _shared_prompt_budget(model: Any) -> Any:
 
 class CTranslate2Backend:
     name = "ctranslate2"
+    shared_encoder = staticmethod(shared_encoder)
 
     def __init__(self) -> None:
         self._model: Any = None
@@ -264,7 +279,7 @@ class CTranslate2Backend:
         job_model = copy.copy(self._model)
         job_model.model = _CancellableModel(self._model.model, cancel)
         job_model.get_prompt = _shared_prompt_budget(job_model)
-        memo = _memo
+        memo = _memo if _memo is not None else _job_memo.get()
         if memo is not None:
             plain_encode = job_model.encode
             job_model.encode = lambda features: memo.encode(features, plain_encode)

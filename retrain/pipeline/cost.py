@@ -1,9 +1,9 @@
 """Decoding cost: the real-time factor of each way of serving, measured side by side.
 
-``measure_rtf`` decodes the same clips with every ``ServingSpec`` (weights, prompt,
-rules) through the serving path, uncached and with the encoder running every time (as
-serving does), and returns each spec's real-time factor: decoding CPU seconds per
-second of audio.
+``measure_rtf`` decodes the same clips with every ``ServingSpec`` (weights, with the
+terms guarding them if any, prompt, rules) through the serving path, uncached and with
+the encoder running every time (as serving does), and returns each spec's real-time
+factor: decoding CPU seconds per second of audio.
 
 - CPU time of this process (every decoding thread), not wall time: the pipeline runs
   in the background beside other work, and wall time there measures the other work
@@ -38,9 +38,13 @@ class ServingSpec:
 
     @property
     def weights_key(self) -> str:
+        """Identifies the decoding model: the weights, and the terms guarding them (a
+        guarded bundle decodes with the factory model too, ``engine.guard``)."""
         if self.weights is None or not self.weights.has_own_weights:
             return "factory"
-        return self.weights.files.get("weights/ct2/model.bin") or self.weights.version
+        key = self.weights.files.get("weights/ct2/model.bin") or self.weights.version
+        guard = self.weights.decoding.guard_terms
+        return f"{key}+guard:{'|'.join(guard)}" if guard else key
 
     @property
     def decode_key(self) -> tuple[str, str]:

@@ -3,7 +3,8 @@
 Every decode the pipeline makes (scoring candidates, the factory and champion baselines,
 the hypotheses rules are mined from) goes through a ``Decoder``. The production decoder,
 ``EngineDecoder``, is the serving path itself: ``engine.transcribe`` with the options the
-app transcribes with, on a transient bundle that carries only the prompt. Correction
+app transcribes with, on a transient bundle that carries only the prompt (and, for own
+weights guarded by terms, the terms: ``engine.guard``). Correction
 rules are then applied per segment with ``engine.personalize.apply_rules``, the function
 the engine applies when it serves a bundle, so what is evaluated is what the user gets.
 
@@ -162,6 +163,7 @@ class EngineDecoder:
         self,
         options: TranscribeOptions | None = None,
         weights: ModelBundle | None = None,
+        guard_terms: Sequence[str] | None = None,
     ) -> None:
         import faster_whisper
 
@@ -173,6 +175,10 @@ class EngineDecoder:
         self._count = count_prompt_tokens
         self.options = options or TranscribeOptions()
         self.weights = weights or models.base_bundle()
+        # own weights guarded by terms (engine.guard): by default as the bundle says
+        if guard_terms is None:
+            guard_terms = self.weights.decoding.guard_terms
+        self.guard_terms = tuple(guard_terms) if self.weights.has_own_weights else ()
         weights_id = self.weights.files.get("weights/ct2/model.bin") or self.weights.version
         self._identity = hashlib.sha256(
             json.dumps(
@@ -180,6 +186,7 @@ class EngineDecoder:
                     "decoder": "engine.transcribe",
                     "options": asdict(self.options),
                     "weights": weights_id,
+                    "guard_terms": list(self.guard_terms),
                     "faster_whisper": faster_whisper.__version__,
                 },
                 sort_keys=True,
@@ -202,7 +209,11 @@ class EngineDecoder:
             files=self.weights.files if self.weights.kind != "base" else {},
             # The prompt was budgeted by whoever rendered it; the engine must use it whole
             # (its own default budget would cut a longer one: evaluated != served).
-            decoding=DecodingDefaults(max_prompt_tokens=MAX_PROMPT_TOKENS, prompt=prompt or None),
+            decoding=DecodingDefaults(
+                max_prompt_tokens=MAX_PROMPT_TOKENS,
+                prompt=prompt or None,
+                guard_terms=self.guard_terms,
+            ),
         )
 
     def _source(self, clip: Clip) -> Path | np.ndarray:

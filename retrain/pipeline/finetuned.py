@@ -1,11 +1,13 @@
 """The fine-tuned candidates: tier-1 lexicon and rules on top of decoder weights
 fine-tuned on the user's corrections (issue 8).
 
-``FinetuneTrainings`` trains once per run; two ``FinetunedTrainer`` candidates share
+``FinetuneTrainings`` trains once per run; three ``FinetunedTrainer`` candidates share
 its weights and differ in decoding: ``finetuned`` (fine-tuned weights + lexicon prompt
-+ rules) and ``finetuned_rules`` (fine-tuned weights + rules, no prompt: the prompt
-costs decoding time, and the gate refuses a candidate more than 1.1x slower than the
-champion).
++ rules), ``finetuned_rules`` (fine-tuned weights + rules, no prompt: the prompt costs
+decoding time) and ``finetuned_guarded`` (rules, and the fine-tuned weights guarded by
+the user's vocabulary: the factory model decodes too, and the fine-tuned text stands only
+where it writes one of the uncommon words of the user's corrections, ``engine.guard``;
+raw fine-tuned weights drift on ordinary speech, a word or two in a few hundred).
 
 - **Training** runs in the isolated, niced worker process of ``retrain.finetune.job``
   (cancellable within seconds, all or nothing): the corrected segments, plus replay of
@@ -58,6 +60,7 @@ from retrain.finetune.config import FinetuneConfig
 from retrain.finetune.examples import TrainingExample
 from retrain.finetune.features import encoder_input, fits_one_window
 from retrain.finetune.job import JobProgress, TrainingJob, run_training_jobs
+from retrain.learn.vocabulary import user_vocabulary
 from retrain.pipeline.cost import ServingSpec
 from retrain.pipeline.decode import CachedDecoder, EngineDecoder, clip_audio, with_rules
 from retrain.pipeline.gate import GateCheck, GateConfig, GateEvidence, check_replicates_no_harm
@@ -133,6 +136,25 @@ class FinetuneFit:
     details: Mapping[str, Any]
     seconds: float
     workroot: Path
+    fold_bundles: Mapping[int, ModelBundle] = field(default_factory=dict)
+    _guarded: dict[tuple[int | None, tuple[str, ...]], CachedDecoder] = field(
+        default_factory=dict, repr=False
+    )
+
+    def guarded_decoder(
+        self, group: int | None, terms: tuple[str, ...], factory: CachedDecoder
+    ) -> CachedDecoder:
+        """Group ``group``'s fine-tuned weights (``None``: the final ones) guarded by
+        ``terms`` (``engine.guard``); with no terms that is the factory model's text."""
+        if not terms:
+            return factory
+        key = (group, terms)
+        if key not in self._guarded:
+            weights = self.final_bundle if group is None else self.fold_bundles[group]
+            self._guarded[key] = CachedDecoder(
+                EngineDecoder(weights=weights, guard_terms=terms), factory.directory
+            )
+        return self._guarded[key]
 
 
 @dataclass
@@ -247,6 +269,7 @@ class FinetuneTrainings:
             final_decoder=CachedDecoder(EngineDecoder(weights=final_bundle), decoder.directory),
             trained_on=trained_on,
             replayed=frozenset(e.example_id for e in replay),
+            fold_bundles=fold_bundles,
             details={
                 "trainings": len(jobs),
                 "fold_groups": len(groups),
@@ -302,64 +325,64 @@ def _training_example(ex: Example, role: str) -> TrainingExample:
 @dataclass
 class FinetunedTrainer:
     """Tier-1 lexicon and rules on top of fine-tuned decoder weights; with
-    ``use_prompt`` the lexicon also goes into the decoder prompt."""
+    ``use_prompt`` the lexicon also goes into the decoder prompt. With ``guarded`` (no
+    prompt) the factory model decodes too, and the fine-tuned text is kept only where it
+    writes a word of the user's vocabulary (``engine.guard``,
+    ``retrain.learn.vocabulary``): the vocabulary of the corrections the weights were
+    trained on."""
 
     tier_one: TierOneTrainer
     trainings: FinetuneTrainings
     use_prompt: bool = True
     name: str = "finetuned"
     cancel: threading.Event | None = None
+    guarded: bool = False
 
-    def train(self, snap: Snapshot, plan: SplitPlan, decoder: CachedDecoder) -> TrainedCandidate:
+    def _check_cancel(self) -> None:
         from retrain.finetune.errors import TrainingCancelled
 
+        if self.cancel is not None and self.cancel.is_set():
+            raise TrainingCancelled()
+
+    def train(self, snap: Snapshot, plan: SplitPlan, decoder: CachedDecoder) -> TrainedCandidate:
         started = time.perf_counter()
         t1 = self.tier_one.fit(snap, plan, decoder)
         ft = self.trainings.fit(snap, plan, decoder, t1.heldout)
-        prompt_of = (lambda m: m.prompt or None) if self.use_prompt else (lambda m: None)
-        # held-out texts: each example by its group's fine-tuned model, with its tier-1
-        # fold's prompt and rules (neither trained on it)
+        use_prompt = self.use_prompt and not self.guarded
+        prompt_of = (lambda m: m.prompt or None) if use_prompt else (lambda m: None)
+
+        def weights_for(group: int | None, terms: tuple[str, ...]) -> CachedDecoder:
+            if not self.guarded:
+                return ft.final_decoder if group is None else ft.fold_decoders[group]
+            return ft.guarded_decoder(group, terms, decoder)
+
+        # held-out texts: each example by its group's fine-tuned model (guarded: by the
+        # vocabulary of that model's training corrections), with its tier-1 fold's prompt
+        # and rules (none of them trained on it)
+        vocabulary = {g.index: self._vocabulary(snap, g.train) for g in ft.groups}
         texts: dict[str, str] = {}
         unruled: dict[str, str] = {}
         for ex in t1.heldout:
-            if self.cancel is not None and self.cancel.is_set():
-                raise TrainingCancelled()
+            self._check_cancel()
             group = next(g for g in ft.groups if ex.recording_id in g.test)
             fold = plan.fold_of(ex.recording_id)
             assert fold is not None
             model = t1.cv.fold_models[fold.index]
-            segments = ft.fold_decoders[group.index].decode_segments(ex.clip, prompt_of(model))
+            serving = weights_for(group.index, vocabulary[group.index])
+            segments = serving.decode_segments(ex.clip, prompt_of(model))
             texts[ex.example_id] = with_rules(segments, model.rules)
             unruled[ex.example_id] = with_rules(segments, ())
         final = t1.final
-        t1_draft = personalization_bundle(final, snap, plan, self.tier_one.config)
-        # without the prompt the bundle carries no lexicon (the engine would render it
-        # into a prompt); its terms are in the lineage
-        decoding = t1_draft.decoding if self.use_prompt else replace(t1_draft.decoding, prompt=None)
-        lineage: dict[str, Any] = {
-            **t1_draft.lineage,
-            "prompt_style": t1_draft.lineage.get("prompt_style") if self.use_prompt else "none",
-            "finetune": dict(ft.final_bundle.lineage),
-            "finetune_cross_validation": {
-                "groups": len(ft.groups),
-                "recordings_per_group": [len(g.test) for g in ft.groups],
-                "trained_on": {str(k): v for k, v in ft.trained_on.items()},
-            },
-        }
-        draft = replace(
-            ft.final_bundle,
-            version="",
-            lexicon=t1_draft.lexicon if self.use_prompt else (),
-            rules=t1_draft.rules,
-            decoding=decoding,
-            lineage=lineage,
-        )
-        served_prompt = final.prompt or None if self.use_prompt else None
-        spec = ServingSpec(ft.final_bundle, served_prompt, final.rules)
-        part = "fine-tuned + lexicon prompt" if self.use_prompt else "fine-tuned weights"
+        final_terms = self._vocabulary(snap, plan.final_train)
+        draft, spec = self._draft(snap, plan, ft, final, final_terms)
+        served_prompt = final.prompt or None if use_prompt else None
+        if self.guarded:
+            part = "fine-tuned weights, guarded by the vocabulary"
+        else:
+            part = "fine-tuned + lexicon prompt" if use_prompt else "fine-tuned weights"
         variants = {part: unruled, self.name: texts}
-        variant_specs = {part: ServingSpec(ft.final_bundle, served_prompt, ()), self.name: spec}
-        final_decoder = ft.final_decoder
+        variant_specs = {part: replace(spec, rules=()), self.name: spec}
+        final_decoder = weights_for(None, final_terms)
         return TrainedCandidate(
             name=self.name,
             draft=draft,
@@ -372,7 +395,9 @@ class FinetunedTrainer:
             seconds=t1.seconds + ft.seconds + time.perf_counter() - started,
             details={
                 **ft.details,
-                "lexicon_prompt": self.use_prompt,
+                "lexicon_prompt": use_prompt,
+                "guarded_by_vocabulary": self.guarded,
+                "guard_terms": len(final_terms),
                 "lexicon_terms": len(final.lexicon),
                 "rules": len(final.rules),
             },
@@ -381,27 +406,92 @@ class FinetunedTrainer:
             variant_specs=variant_specs,
             cleanup=lambda: shutil.rmtree(ft.workroot, ignore_errors=True),
             trained_on=ft.replayed,
-            extra_checks=(self._replicates_check(ft),),
+            extra_checks=(self._replicates_check(ft, decoder, vocabulary),),
         )
 
-    def _replicates_check(self, ft: FinetuneFit) -> Callable[[GateEvidence, GateConfig], GateCheck]:
-        """The fold models' errors on the reference set's clips no training replayed,
-        each decoded as the fine-tuned weights alone (no prompt, no rules), against the
-        factory's on the same clips in the gate's evidence (``check_replicates_no_harm``).
-        Decodes are cached: the two fine-tuned candidates share them."""
-        from retrain.finetune.errors import TrainingCancelled
+    def _draft(
+        self,
+        snap: Snapshot,
+        plan: SplitPlan,
+        ft: FinetuneFit,
+        final: Any,
+        terms: tuple[str, ...],
+    ) -> tuple[ModelBundle, ServingSpec]:
+        """The bundle to publish, and how it serves (for the cost measurement)."""
+        t1_draft = personalization_bundle(final, snap, plan, self.tier_one.config)
+        use_prompt = self.use_prompt and not self.guarded
+        if self.guarded and not terms:
+            # nothing to guard with: the factory model's text and the rules, no own weights
+            draft = replace(
+                t1_draft,
+                lexicon=(),
+                decoding=replace(t1_draft.decoding, prompt=None),
+                lineage={**t1_draft.lineage, "prompt_style": "none", "guard_terms": []},
+            )
+            return draft, ServingSpec(None, None, final.rules)
+        # without the prompt the bundle carries no lexicon (the engine would render it
+        # into a prompt); its terms are in the lineage (and, guarded, in the decoding)
+        decoding = t1_draft.decoding if use_prompt else replace(t1_draft.decoding, prompt=None)
+        decoding = replace(decoding, guard_terms=terms)
+        lineage: dict[str, Any] = {
+            **t1_draft.lineage,
+            "prompt_style": t1_draft.lineage.get("prompt_style") if use_prompt else "none",
+            "guard_terms": list(terms),
+            "finetune": dict(ft.final_bundle.lineage),
+            "finetune_cross_validation": {
+                "groups": len(ft.groups),
+                "recordings_per_group": [len(g.test) for g in ft.groups],
+                "trained_on": {str(k): v for k, v in ft.trained_on.items()},
+            },
+        }
+        draft = replace(
+            ft.final_bundle,
+            version="",
+            lexicon=t1_draft.lexicon if use_prompt else (),
+            rules=t1_draft.rules,
+            decoding=decoding,
+            lineage=lineage,
+        )
+        weights = replace(
+            ft.final_bundle, decoding=replace(ft.final_bundle.decoding, guard_terms=terms)
+        )
+        served_prompt = final.prompt or None if use_prompt else None
+        return draft, ServingSpec(weights, served_prompt, final.rules)
 
+    def _replicates_check(
+        self,
+        ft: FinetuneFit,
+        decoder: CachedDecoder,
+        vocabulary: Mapping[int, tuple[str, ...]],
+    ) -> Callable[[GateEvidence, GateConfig], GateCheck]:
+        """The fold models' errors on the reference set's clips no training replayed,
+        each decoded as the fine-tuned weights alone (no prompt, no rules; guarded, by
+        the vocabulary of that fold model's training corrections), against the factory's
+        on the same clips in the gate's evidence (``check_replicates_no_harm``). Decodes
+        are cached: candidates that decode alike share them."""
         replicates: list[ErrorCounts] = []
         if not ft.folds_are_final:
             clips = [e for e in reference_examples() if e.example_id not in ft.replayed]
             for group in ft.groups:
+                serving = (
+                    ft.guarded_decoder(group.index, vocabulary[group.index], decoder)
+                    if self.guarded
+                    else ft.fold_decoders[group.index]
+                )
                 model = ZERO
                 for ex in clips:
-                    if self.cancel is not None and self.cancel.is_set():
-                        raise TrainingCancelled()
-                    tuned = ft.fold_decoders[group.index].decode_segments(ex.clip, None)
+                    self._check_cancel()
+                    tuned = serving.decode_segments(ex.clip, None)
                     model = model + error_counts(ex.reference, with_rules(tuned, ()))
                 replicates.append(model)
         return lambda evidence, config: check_replicates_no_harm(
             "general reference set", replicates, evidence.reference_set, config
+        )
+
+    def _vocabulary(self, snap: Snapshot, recordings: frozenset[str]) -> tuple[str, ...]:
+        """The user's vocabulary in the corrections of ``recordings`` (guarded only)."""
+        if not self.guarded:
+            return ()
+        return user_vocabulary(
+            [e.reference for e in snap.corrections if e.recording_id in recordings]
         )

@@ -10,7 +10,7 @@ Before anything else a run retires versions trained on deleted data and sweeps
 half-written version directories left by a crash.
 
 Candidates: ``CandidateTrainer`` objects (``default_trainers``). The tier-1 trainers
-(lexicon prompt + rules; rules only) are always there; with the fine-tuning extra, two
+(lexicon prompt + rules; rules only) are always there; with the fine-tuning extra, three
 more put the same on fine-tuned decoder weights (``retrain.pipeline.finetuned``). Every
 candidate is gated exactly the same way, its decoding cost measured beside the
 champion's (``retrain.pipeline.cost``); of those that pass, the one with the lowest
@@ -667,16 +667,20 @@ def ablation_table(
 def finetuning_added(ablation: Mapping[str, Any]) -> str | None:
     """One sentence: what the fine-tuned weights added over the same lexicon and rules."""
     rows = ablation.get("variants") or {}
-    pairs = [("finetuned", "lexicon_rules"), ("finetuned_rules", "rules")]
+    pairs = [
+        ("finetuned", "lexicon_rules", "with fine-tuned weights"),
+        ("finetuned_rules", "rules", "with fine-tuned weights"),
+        ("finetuned_guarded", "rules", "with fine-tuned weights guarded by the vocabulary"),
+    ]
     parts = []
-    for tuned, plain in pairs:
+    for tuned, plain, how in pairs:
         if tuned in rows and plain in rows:
             a, b = rows[plain], rows[tuned]
             cost = ""
             if a.get("rtf") and b.get("rtf"):
                 cost = f", decoding cost {b['rtf'] / a['rtf']:.2f}x"
             parts.append(
-                f"{plain} {100 * a['heldout_wer']:.1f}% -> with fine-tuned weights "
+                f"{plain} {100 * a['heldout_wer']:.1f}% -> {how} "
                 f"{100 * b['heldout_wer']:.1f}% ({100 * (b['heldout_wer'] - a['heldout_wer']):+.1f}"
                 f" points{cost})"
             )
@@ -780,9 +784,10 @@ def default_trainers(
     progress: Callable[[str], None] | None = None,
 ) -> list[CandidateTrainer]:
     """Tier 1 with the lexicon prompt, tier 1 with rules only (no prompt), and, when the
-    fine-tuning extra is installed, the same two on fine-tuned decoder weights
-    (``finetuned``: lexicon prompt + rules; ``finetuned_rules``: rules only). The two
-    fine-tuned candidates share one set of trainings.
+    fine-tuning extra is installed, the same on fine-tuned decoder weights
+    (``finetuned``: lexicon prompt + rules; ``finetuned_rules``: rules only;
+    ``finetuned_guarded``: rules, the weights guarded by the user's vocabulary, ``engine.guard``).
+    The fine-tuned candidates share one set of trainings.
 
     The prompt changes the decoder and can shift ordinary speech (number formatting, a
     hallucinated "Thank you." at the end of a clip); rules alone leave the decoder as it
@@ -807,6 +812,14 @@ def default_trainers(
             FinetunedTrainer(tier_one, shared, use_prompt=True, name="finetuned", cancel=cancel),
             FinetunedTrainer(
                 tier_one, shared, use_prompt=False, name="finetuned_rules", cancel=cancel
+            ),
+            FinetunedTrainer(
+                tier_one,
+                shared,
+                use_prompt=False,
+                name="finetuned_guarded",
+                cancel=cancel,
+                guarded=True,
             ),
         ]
     return trainers

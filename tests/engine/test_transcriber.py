@@ -311,6 +311,32 @@ def test_personal_weights_that_do_not_load_fall_back_to_the_base_model(
     assert any("did not load" in n for n in info.notices)
 
 
+def test_guarded_own_weights_are_served_beside_the_factory_model(
+    tmp_path: Path, speech_loop: tuple[np.ndarray, str]
+) -> None:
+    """Plumbing of guarded serving (``engine.guard``) over 2.5 minutes of speech: both
+    models decode every chunk, progress runs once from 0 to 1, and where the two agree
+    (here the weights are the factory's own) the text is the factory's exactly. What the
+    guard keeps where they differ: tests/engine/test_guard.py and, with fine-tuned
+    weights, tests/finetune/test_serving.py."""
+    pcm, _ = speech_loop
+    base = models.base_bundle()
+    own = _with_own_weights(tmp_path, "guarded-1", base)
+    guarded = _write_bundle(
+        dataclasses.replace(
+            own, decoding=dataclasses.replace(own.decoding, guard_terms=("Okonkwo",))
+        )
+    )
+    plain, _ = transcribe(pcm, GREEDY)
+    plain = list(plain)
+    seen: list[float] = []
+    segments, info = transcribe(pcm, GREEDY, bundle=guarded.directory, progress=seen.append)
+    segments = list(segments)
+    assert info.model_version == "guarded-1" and info.notices == ()
+    assert [(s.start, s.end, s.text) for s in segments] == [(s.start, s.end, s.text) for s in plain]
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 4
+
+
 def test_models_are_cached_and_a_new_version_is_picked_up_by_the_next_job(
     tmp_path: Path, general_corpus: Path
 ) -> None:

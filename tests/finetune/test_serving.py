@@ -1,6 +1,7 @@
 """A model fine-tuned on the 40 user-sim corrections (with the shipped reference set as
 replay), exported, then served by the engine like every bundle: both backends load it,
-it learned the user's speech, and general speech stays within the gate's no-harm bound."""
+it learned the user's speech, and, guarded by the user's vocabulary as the pipeline
+serves it, general speech stays within the gate's no-harm bound."""
 
 from __future__ import annotations
 
@@ -66,22 +67,21 @@ def test_both_backends_serve_the_fine_tuned_weights(
     assert after < 0.6 * before, (before, after)
 
 
-def test_general_speech_stays_within_the_no_harm_bound(
+def test_raw_fine_tuned_weights_do_not_go_wrong_on_general_speech(
     full_run, finetune_env, general_corpus: Path
 ) -> None:
     """On real speech: the shared general corpus plus the shipped reference set's gate clips
     (which fine-tuning never replays), the gate's own no-harm set; 377 words, so that one
-    changed word weighs about 0.27 points. The user's corrections join words the base model
-    hyphenates ("post-gress" -> "Postgres"), and the model carries that over: it writes
-    "cold-hearted" as "coldhearted" (2 scored errors).
+    changed word weighs about 0.27 points.
 
-    Two bounds. ``MAX_HARM_POINTS`` is the gate's (issue 8: "the output on the general
-    corpus stays within the gate's no-harm bound"). It holds or fails by one word depending
-    on the CPU, because CTranslate2's int8 kernels differ by instruction set: the base
-    model itself makes 15 errors here on an AMD EPYC with AVX-512 and 17 on the machines of
-    earlier sessions, where the fine-tuned model made 17 on both. Until issue 8 is resolved,
-    missing it is reported as an expected failure with the figures, never as a pass.
-    ``CATASTROPHIC_HARM_POINTS``, twice the gate's, must always hold: a training that goes
+    The raw fine-tuned weights drift a little on ordinary speech: the user's corrections
+    join words the base model hyphenates ("post-gress" -> "Postgres"), and the model
+    carries that over ("cold-hearted" -> "coldhearted", 2 scored errors); it also writes
+    "justly" as "just". On this AMD EPYC machine that is 17 errors against the base
+    model's 15 (+0.53 points, above the gate's 0.5), on earlier machines 17 against 17.
+    That drift is what the guard removes: served as the pipeline serves them
+    (``finetuned_guarded``), the same weights keep the gate's bound, see the next test.
+    Here the raw weights must stay within twice the gate's bound: a training that goes
     wrong (forgetting, repetition) costs far more (finetune_ablation: the anchored variant
     cost 2.9 points on the gate clips)."""
     items = read_manifest(general_corpus)
@@ -91,15 +91,61 @@ def test_general_speech_stays_within_the_no_harm_bound(
     with environment(finetune_env):
         base = corpus_error_counts(references, _texts(items, None))
         tuned = corpus_error_counts(references, _texts(items, full_run.bundle.directory))
+    print(
+        f"raw fine-tuned weights: {tuned.errors} errors, base {base.errors}, "
+        f"of {base.reference_words} words"
+    )
     assert base.reference_words >= 350
     assert tuned.wer <= base.wer + CATASTROPHIC_HARM_POINTS, (base, tuned)
     assert tuned.insertion_rate <= base.insertion_rate + 0.01
-    if tuned.wer > base.wer + MAX_HARM_POINTS:
-        pytest.xfail(
-            f"issue 8 open: {tuned.errors} errors against the base model's {base.errors} "
-            f"on {base.reference_words} words, +{100 * (tuned.wer - base.wer):.2f} points "
-            f"(the gate allows {100 * MAX_HARM_POINTS:.1f})"
-        )
+
+
+def test_guarded_by_the_users_vocabulary_it_keeps_the_gain_and_general_speech_is_the_factorys(
+    full_run, finetune_env, general_corpus: Path, user_sim_items
+) -> None:
+    """Served guarded (``engine.guard``) as the pipeline's ``finetuned_guarded`` candidate
+    serves it: the factory model decodes too, and the fine-tuned text stands only where it
+    writes a word of the user's vocabulary (the uncommon words of the 40 corrections). The
+    held-out gain stays, and general speech keeps the factory's words (figures: README,
+    "Fine-tuning")."""
+    from dataclasses import replace
+
+    from engine.scoring import term_hits
+    from retrain.learn.vocabulary import user_vocabulary
+
+    train = [i for i in user_sim_items if i.split == "train"]
+    heldout = [i for i in user_sim_items if i.split == "heldout"]
+    general = read_manifest(general_corpus)
+    names = {i.path.name for i in general}
+    general += [i for i in reference_set(GATE) if i.path.name not in names]
+    terms = user_vocabulary([i.text for i in train])
+    with environment(finetune_env):
+        bundle = load_bundle(full_run.bundle.directory)
+        guarded = replace(bundle, decoding=replace(bundle.decoding, guard_terms=terms))
+        base_general = _texts(general, None)
+        guarded_general = _texts(general, guarded)
+        base_heldout = _texts(heldout, None)
+        guarded_heldout = _texts(heldout, guarded)
+        _, info = transcribe(heldout[0].path, bundle=guarded)
+    assert len(terms) >= 5 and info.model_version == bundle.version
+    references = [i.text for i in general]
+    before = corpus_error_counts(references, base_general)
+    after = corpus_error_counts(references, guarded_general)
+    assert after.wer <= before.wer + MAX_HARM_POINTS, (before, after)
+    assert after.insertion_rate <= before.insertion_rate + 0.01
+    held_refs = [i.text for i in heldout]
+    assert corpus_error_counts(held_refs, guarded_heldout).wer < 0.5 * (
+        corpus_error_counts(held_refs, base_heldout).wer
+    )
+    occurrences = sum(len(i.terms) for i in heldout)
+    hits = sum(term_hits(i.terms, t) for i, t in zip(heldout, guarded_heldout, strict=True))
+    held = corpus_error_counts(held_refs, guarded_heldout)
+    print(
+        f"guarded: general {after.errors} errors (base {before.errors}) of "
+        f"{before.reference_words}; held-out {100 * held.wer:.1f}%, term recall "
+        f"{hits / occurrences:.2f}"
+    )
+    assert hits / occurrences >= 0.9, (hits, occurrences)
 
 
 def test_a_damaged_fine_tuned_model_falls_back_to_the_base_model(

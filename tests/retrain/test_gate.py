@@ -211,16 +211,19 @@ def test_a_repetition_loop_on_any_evaluated_segment_rejects() -> None:
     ).promoted
 
 
-def test_a_candidate_decoding_more_than_1_1x_slower_than_the_champion_is_refused() -> None:
-    slow = DecodingCost(candidate_rtf=0.12, champion_rtf=0.10, audio_seconds=32, clips=5)
+def test_a_candidate_decoding_more_than_twice_as_slow_as_the_champion_is_refused() -> None:
+    slow = DecodingCost(candidate_rtf=0.21, champion_rtf=0.10, audio_seconds=32, clips=5)
     d = decide(GateEvidence(GOOD_HELDOUT, decoding_cost=slow))
     assert d.decision == "rejected"
-    assert len(d.reasons) == 1 and "1.20x, allowed 1.10x" in d.reasons[0]
-    ok = DecodingCost(candidate_rtf=0.109, champion_rtf=0.10, audio_seconds=32, clips=5)
+    assert len(d.reasons) == 1 and "2.10x, allowed 2.00x" in d.reasons[0]
+    ok = DecodingCost(candidate_rtf=0.199, champion_rtf=0.10, audio_seconds=32, clips=5)
     d = decide(GateEvidence(GOOD_HELDOUT, decoding_cost=ok))
     assert d.promoted
     check = next(c for c in d.checks if c.name == "decoding cost")
-    assert check.values["ratio"] == pytest.approx(1.09)
+    assert check.values["ratio"] == pytest.approx(1.99)
     assert decide(
-        GateEvidence(GOOD_HELDOUT, decoding_cost=slow), GateConfig(max_rtf_ratio=1.3)
+        GateEvidence(GOOD_HELDOUT, decoding_cost=slow), GateConfig(max_rtf_ratio=2.5)
+    ).promoted
+    assert not decide(
+        GateEvidence(GOOD_HELDOUT, decoding_cost=ok), GateConfig(max_rtf_ratio=1.1)
     ).promoted

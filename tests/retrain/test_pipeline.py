@@ -36,7 +36,7 @@ from retrain.store import Store
 
 # The default gate; tier-1 candidates only (the fine-tuned candidate has its own tests
 # in test_pipeline_finetune.py, which keep these fast), and one round of the decoding-cost
-# measurement instead of two (the lexicon prompt costs 3-4x, against 1.1x allowed).
+# measurement instead of two (the lexicon prompt costs 4-6x, against 2x allowed).
 SMALL = PipelineConfig(finetune_enabled=False, cost_rounds=1)
 
 

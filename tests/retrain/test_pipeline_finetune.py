@@ -63,7 +63,7 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
         champion = registry.champion()
     assert any(m.startswith("fine-tune 1/3") for m in seen)  # 2 fold groups + final
     names = {c.name for c in report.candidates}
-    assert names == {"lexicon_rules", "rules", "finetuned", "finetuned_rules"}
+    assert names == {"lexicon_rules", "rules", "finetuned", "finetuned_rules", "finetuned_guarded"}
     assert report.finetuning["available"] is True and report.finetuning["candidate"]
     assert report.finetuning["added"].startswith(
         f"fine-tuning added, on {report.corrections} held-out"
@@ -74,6 +74,16 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
     assert without_prompt.bundle["files"] == finetuned.bundle["files"]
     assert bool(finetuned.bundle["lexicon"]) == bool(finetuned.bundle["decoding"]["prompt"])
     assert not without_prompt.bundle["lexicon"] and not without_prompt.bundle["decoding"]["prompt"]
+    # the guarded one too: the same weights, no prompt, and the uncommon words of the
+    # corrections guarding them (names and jargon, never words like "the")
+    guarded = next(c for c in report.candidates if c.name == "finetuned_guarded")
+    assert guarded.bundle["files"] == finetuned.bundle["files"]
+    assert not guarded.bundle["lexicon"] and not guarded.bundle["decoding"]["prompt"]
+    guard = guarded.bundle["decoding"]["guard_terms"]
+    assert guard == guarded.bundle["lineage"]["guard_terms"]
+    assert len(guard) == guarded.details["guard_terms"] >= 10
+    assert not {"the", "a", "is", "and"} & {t.lower() for t in guard}
+    assert "guard_terms" not in finetuned.bundle["decoding"]
 
     # every candidate was judged by every rule, the new ones included, with numbers
     for cand in report.candidates:
@@ -91,7 +101,7 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
     gate_words = sum(error_counts(i.text, i.text).reference_words for i in reference_set(GATE))
     for cand in report.candidates:
         checks = {c.name: c for c in cand.decision.checks}
-        if cand.name not in ("finetuned", "finetuned_rules"):
+        if cand.name not in ("finetuned", "finetuned_rules", "finetuned_guarded"):
             assert replicates_check not in checks
             continue
         values = checks[replicates_check].values
@@ -136,6 +146,8 @@ def test_the_pipeline_trains_gates_and_reports_the_finetuned_candidate(
         "fine-tuned + lexicon prompt",
         "finetuned",
         "finetuned_rules",
+        "fine-tuned weights, guarded by the vocabulary",
+        "finetuned_guarded",
     ):
         assert 0 <= rows[name]["heldout_wer"] <= 2 and rows[name]["rtf"] > 0, name
     # the held-out WER the gate saw for the candidate is the ablation's full row
