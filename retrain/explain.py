@@ -7,7 +7,10 @@ step, through the same functions the engine serves with:
 1. the factory (base) model alone, no prompt;
 2. the champion's decoder prompt (``engine.transcriber.serving_prompt``) and lexicon;
 3. the champion's weights with that prompt, before rules (for a bundle with fine-tuned
-   weights this is the fine-tuned model's output);
+   weights this is the fine-tuned model's output; for one whose weights are guarded by
+   the user's vocabulary, ``engine.guard``, both the fine-tuned model's own output and
+   the guarded text: the factory's, with the fine-tuned words where they say a word of
+   the vocabulary);
 4. each correction rule that fired (``engine.textrules.replacements``, the matcher
    ``engine.personalize.apply_rules`` uses), with its training evidence and the words it
    matched;
@@ -59,7 +62,9 @@ class Explanation:
     prompt: str | None
     lexicon: tuple[tuple[str, int], ...]  # (term, evidence), the bundle's order
     has_finetuned_weights: bool
-    decoded_text: str  # champion weights + prompt, before rules
+    decoded_text: str  # champion weights + prompt (guarded, if so), before rules
+    guard_terms: tuple[str, ...]  # the vocabulary guarding the fine-tuned weights, if any
+    unguarded_text: str | None  # the fine-tuned weights' own text, when guarded
     rules_fired: tuple[FiredRule, ...]
     final_text: str
     words: tuple[Word, ...]
@@ -127,12 +132,18 @@ def explain_segment(store: Store, segment_id: int) -> Explanation:
     if champion is None:
         decoded_segments = base_segments
         prompt, lexicon, rules, finetuned = None, (), (), False
+        guard, unguarded = (), None
     else:
         prompt = serving_prompt(champion)
         lexicon = tuple((t.text, t.evidence) for t in champion.lexicon)
         rules = tuple(r for r in champion.rules if r.source)
         finetuned = champion.has_own_weights
         decoded_segments = _decode(pcm, _without_rules(champion))
+        guard = champion.decoding.guard_terms if finetuned else ()
+        unguarded = None
+        if guard:
+            raw = replace(champion.decoding, guard_terms=())
+            unguarded = _join(_decode(pcm, replace(_without_rules(champion), decoding=raw)))
 
     fired: list[FiredRule] = []
     final_segments: list[Segment] = []
@@ -179,6 +190,8 @@ def explain_segment(store: Store, segment_id: int) -> Explanation:
         lexicon=lexicon,
         has_finetuned_weights=finetuned,
         decoded_text=_join(decoded_segments),
+        guard_terms=tuple(guard),
+        unguarded_text=unguarded,
         rules_fired=tuple(fired),
         final_text=_join(final_segments),
         words=tuple(w for s in final_segments for w in s.words),
@@ -206,7 +219,16 @@ def render(explanation: Explanation) -> str:
     else:
         lines.append("   lexicon:      (empty)")
     label = "fine-tuned model" if e.has_finetuned_weights else "base + prompt  "
-    lines.append(f"3. {label}: {e.decoded_text}")
+    if e.unguarded_text is not None:
+        shown = ", ".join(e.guard_terms[:12]) + (", ..." if len(e.guard_terms) > 12 else "")
+        lines.append(f"3. {label}: {e.unguarded_text}")
+        lines.append(f"   guarded:      {e.decoded_text}")
+        lines.append(
+            f"   (the base model's words, except where the fine-tuned model writes one of "
+            f"the {len(e.guard_terms)} words of your vocabulary: {shown})"
+        )
+    else:
+        lines.append(f"3. {label}: {e.decoded_text}")
     if not e.has_finetuned_weights:
         lines.append("   (no fine-tuned weights in this model)")
     if e.rules_fired:

@@ -105,6 +105,7 @@ def run_show(args: argparse.Namespace) -> int:
                 for r in bundle.rules
             ]
             payload["prompt"] = bundle.decoding.prompt
+            payload["guard_terms"] = list(bundle.decoding.guard_terms)
         except ModelError as exc:
             payload["problem"] = str(exc)
     if args.json:
@@ -118,6 +119,12 @@ def run_show(args: argparse.Namespace) -> int:
     if payload.get("lexicon"):
         terms = ", ".join(t["text"] for t in payload["lexicon"])
         print(f"{'lexicon':16s} {terms}")
+    if payload.get("guard_terms"):
+        words = payload["guard_terms"]
+        print(
+            f"{'guarded by':16s} {len(words)} words of your vocabulary (fine-tuned words stand "
+            f"only there): {', '.join(words)}"
+        )
     for rule in payload.get("rules", []):
         kind = "sounds like" if rule["similarity"] < 1 else "exact"
         print(f"{'rule':16s} {rule['source']!r} -> {rule['target']!r} ({kind})")

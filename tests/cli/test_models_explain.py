@@ -143,3 +143,40 @@ def test_explain_shows_the_output_of_a_bundles_own_weights(
     assert "Okonkwo" in shown["prompt"]
     status, out, _ = run(capsys, "models", "explain", str(segment_id))
     assert "3. fine-tuned model:" in out
+
+
+def test_explain_and_show_a_model_guarded_by_the_users_vocabulary(
+    tiro_home: Path, user_sim_corpus: Path, capsys
+) -> None:
+    """Own weights guarded by a vocabulary (``engine.guard``): here the factory's own
+    CTranslate2 weights, so both texts agree; what matters is that explain shows the
+    fine-tuned model's own text and the guarded one, and ``models show`` the words."""
+    from engine import models
+
+    base = models.base_bundle()
+    weights = {k: v for k, v in base.files.items() if k.startswith("weights/ct2/")}
+    vocabulary = ("Okonkwo", "Przybylski", "Zephyrine")
+    draft = ModelBundle(
+        version="",
+        kind="personal",
+        directory=base.directory,
+        base_weights="finetuned",
+        files=weights,
+        decoding=DecodingDefaults(guard_terms=vocabulary),
+    )
+    with Store.open(auto_snippets=False) as store:
+        result = import_file(store, user_sim_corpus / "heldout" / "002.flac")
+        segment_id = store.load_transcript(result.transcript_id).segments[0].id
+        published = Registry(store).publish(draft, version="ft-guarded")
+        bundle = Registry(store).bundle_of(published.version)
+        pcm, _ = segment_audio(store, segment_id)
+    assert bundle.decoding.guard_terms == vocabulary
+    status, out, err = run(capsys, "models", "explain", str(segment_id), "--json")
+    assert status == 0, err
+    shown = json.loads(out)
+    assert shown["guard_terms"] == list(vocabulary)
+    assert shown["unguarded_text"] == shown["decoded_text"] == _text(pcm, bundle)
+    status, out, _ = run(capsys, "models", "explain", str(segment_id))
+    assert "3. fine-tuned model:" in out and "   guarded:" in out and "Zephyrine" in out
+    status, out, _ = run(capsys, "models", "show", "ft-guarded")
+    assert status == 0 and "guarded by" in out and "3 words" in out and "Przybylski" in out
