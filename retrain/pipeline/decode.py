@@ -180,14 +180,21 @@ class EngineDecoder:
             guard_terms = self.weights.decoding.guard_terms
         self.guard_terms = tuple(guard_terms) if self.weights.has_own_weights else ()
         weights_id = self.weights.files.get("weights/ct2/model.bin") or self.weights.version
+        guarded = {}
+        if self.guard_terms:  # the factory model decodes too: its weights count
+            factory = models.base_bundle()
+            guarded = {
+                "guard_terms": list(self.guard_terms),
+                "factory": factory.files.get("weights/ct2/model.bin") or factory.version,
+            }
         self._identity = hashlib.sha256(
             json.dumps(
                 {
                     "decoder": "engine.transcribe",
                     "options": asdict(self.options),
                     "weights": weights_id,
-                    "guard_terms": list(self.guard_terms),
                     "faster_whisper": faster_whisper.__version__,
+                    **guarded,
                 },
                 sort_keys=True,
                 default=str,
