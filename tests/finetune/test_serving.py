@@ -46,25 +46,38 @@ def test_the_exported_bundle_verifies_and_lists_both_formats(full_run) -> None:
 
 
 @pytest.mark.parametrize("backend", ["ctranslate2", "whispercpp"])
-def test_both_backends_serve_the_fine_tuned_weights(
+def test_both_backends_serve_the_fine_tuned_weights_raw_and_guarded(
     full_run, finetune_env, user_sim_items, backend: str
 ) -> None:
+    from dataclasses import replace
+
+    from retrain.learn.vocabulary import user_vocabulary
+
     heldout = [i for i in user_sim_items if i.split == "heldout"][:6]
+    vocabulary = user_vocabulary([i.text for i in user_sim_items if i.split == "train"])
     with environment(finetune_env):
+        bundle = load_bundle(full_run.bundle.directory)
+        guarded = replace(bundle, decoding=replace(bundle.decoding, guard_terms=vocabulary))
         base = _texts(heldout, None, backend)
         tuned = _texts(heldout, full_run.bundle.directory, backend)
+        kept = _texts(heldout, guarded, backend)
         _, info = transcribe(
             heldout[0].path, TranscribeOptions(backend=backend), bundle=full_run.bundle.directory
         )
-    assert info.model_version == full_run.bundle.version
+        _, guarded_info = transcribe(
+            heldout[0].path, TranscribeOptions(backend=backend), bundle=guarded
+        )
     expected_file = (
         "weights/ct2/model.bin" if backend == "ctranslate2" else "weights/ggml-model.bin"
     )
-    assert info.model_sha256 == full_run.bundle.files[expected_file]
+    for served in (info, guarded_info):
+        assert served.model_version == full_run.bundle.version and served.backend == backend
+        assert served.model_sha256 == full_run.bundle.files[expected_file]
     references = [i.text for i in heldout]
     before = corpus_error_counts(references, base).wer
     after = corpus_error_counts(references, tuned).wer
     assert after < 0.6 * before, (before, after)
+    assert corpus_error_counts(references, kept).wer < 0.6 * before, (before, kept)
 
 
 def test_raw_fine_tuned_weights_do_not_go_wrong_on_general_speech(
