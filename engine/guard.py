@@ -32,6 +32,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from engine.personalize import spread_words
 from engine.textrules import normalize_token
 from engine.types import Segment, Word
 
@@ -57,16 +58,9 @@ def _units(segments: Sequence[Segment]) -> list[_Unit]:
     return units
 
 
-def _spread(segment: Segment) -> tuple[Word, ...]:
-    """A segment without word timings as words spread evenly over its span."""
-    parts = segment.text.split()
-    if not parts:
-        return ()
-    step = (segment.end - segment.start) / len(parts)
-    return tuple(
-        Word(p, round(segment.start + k * step, 3), round(segment.start + (k + 1) * step, 3), 0.0)
-        for k, p in enumerate(parts)
-    )
+def _spread(segment: Segment) -> list[Word]:
+    """A segment without word timings as words spread over its span."""
+    return spread_words([Word(segment.text, segment.start, segment.end, 0.0)], segment.text)
 
 
 def says_a_term(units: Sequence[_Unit], keys: Sequence[tuple[str, ...]]) -> bool:

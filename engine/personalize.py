@@ -170,7 +170,7 @@ def apply_rules(
             continue
         prefix = joined[spans[first][0] : edit.start]
         suffix = joined[edit.end : spans[k - 1][1]]
-        out.extend(_replacement(touched, (prefix + edit.text + suffix).strip()))
+        out.extend(spread_words(touched, (prefix + edit.text + suffix).strip()))
     out.extend(words[k:])
     text = " ".join(w.text for w in out)
     return replace(segment, text=text, words=tuple(out)), _fired(edits)
@@ -184,7 +184,9 @@ def _fired(edits: Sequence) -> tuple[CorrectionRule, ...]:
     return tuple(fired)
 
 
-def _replacement(span: list[Word], target: str) -> list[Word]:
+def spread_words(span: Sequence[Word], target: str) -> list[Word]:
+    """``target``'s words over the time span of ``span``, by length, with its lowest
+    probability (a rule's replacement; a segment's text when it has no word timings)."""
     parts = target.split()
     if not parts:
         return []
