@@ -107,6 +107,24 @@ def test_explain_unknown_segment_is_one_error_line(tiro_home: Path, capsys) -> N
     assert err.count("\n") == 1 and err.startswith("tiro: error: ") and "987654" in err
 
 
+def _with_factory_weights(**fields) -> ModelBundle:
+    """A draft with its own weights: a bit-exact copy of the factory CTranslate2 weights
+    under a fine-tuned bundle's layout."""
+    from engine import models
+
+    base = models.base_bundle()
+    weights = {k: v for k, v in base.files.items() if k.startswith("weights/ct2/")}
+    assert weights, "the factory bundle has CTranslate2 weights"
+    return ModelBundle(
+        version="",
+        kind="personal",
+        directory=base.directory,
+        base_weights="finetuned",
+        files=weights,
+        **fields,
+    )
+
+
 def test_explain_shows_the_output_of_a_bundles_own_weights(
     tiro_home: Path, user_sim_corpus: Path, capsys
 ) -> None:
@@ -114,19 +132,8 @@ def test_explain_shows_the_output_of_a_bundles_own_weights(
     weights under a fine-tuned bundle's layout (real fine-tuned exports are tested in
     tests/finetune/test_serving.py); what matters is that explain decodes with the
     bundle's weights and labels that step as the fine-tuned model's output."""
-    from engine import models
-
-    base = models.base_bundle()
-    weights = {k: v for k, v in base.files.items() if k.startswith("weights/ct2/")}
-    assert weights, "the factory bundle has CTranslate2 weights"
-    draft = ModelBundle(
-        version="",
-        kind="personal",
-        directory=base.directory,
-        base_weights="finetuned",
-        files=weights,
-        lexicon=(LexiconTerm("Okonkwo", 3),),
-        decoding=DecodingDefaults(max_prompt_tokens=223),
+    draft = _with_factory_weights(
+        lexicon=(LexiconTerm("Okonkwo", 3),), decoding=DecodingDefaults(max_prompt_tokens=223)
     )
     with Store.open(auto_snippets=False) as store:
         result = import_file(store, user_sim_corpus / "heldout" / "002.flac")
@@ -151,19 +158,8 @@ def test_explain_and_show_a_model_guarded_by_the_users_vocabulary(
     """Own weights guarded by a vocabulary (``engine.guard``): here the factory's own
     CTranslate2 weights, so both texts agree; what matters is that explain shows the
     fine-tuned model's own text and the guarded one, and ``models show`` the words."""
-    from engine import models
-
-    base = models.base_bundle()
-    weights = {k: v for k, v in base.files.items() if k.startswith("weights/ct2/")}
     vocabulary = ("Okonkwo", "Przybylski", "Zephyrine")
-    draft = ModelBundle(
-        version="",
-        kind="personal",
-        directory=base.directory,
-        base_weights="finetuned",
-        files=weights,
-        decoding=DecodingDefaults(guard_terms=vocabulary),
-    )
+    draft = _with_factory_weights(decoding=DecodingDefaults(guard_terms=vocabulary))
     with Store.open(auto_snippets=False) as store:
         result = import_file(store, user_sim_corpus / "heldout" / "002.flac")
         segment_id = store.load_transcript(result.transcript_id).segments[0].id
