@@ -125,6 +125,20 @@ def _with_factory_weights(**fields) -> ModelBundle:
     )
 
 
+def _published_beside_a_segment(
+    draft: ModelBundle, version: str, user_sim_corpus: Path
+) -> tuple[int, ModelBundle, np.ndarray]:
+    """Import user-sim held-out 002 and publish ``draft`` as the champion ``version``:
+    the first segment's id, the published bundle and that segment's audio."""
+    with Store.open(auto_snippets=False) as store:
+        result = import_file(store, user_sim_corpus / "heldout" / "002.flac")
+        segment_id = store.load_transcript(result.transcript_id).segments[0].id
+        published = Registry(store).publish(draft, version=version)
+        bundle = Registry(store).bundle_of(published.version)
+        pcm, _ = segment_audio(store, segment_id)
+    return segment_id, bundle, pcm
+
+
 def test_explain_shows_the_output_of_a_bundles_own_weights(
     tiro_home: Path, user_sim_corpus: Path, capsys
 ) -> None:
@@ -135,12 +149,7 @@ def test_explain_shows_the_output_of_a_bundles_own_weights(
     draft = _with_factory_weights(
         lexicon=(LexiconTerm("Okonkwo", 3),), decoding=DecodingDefaults(max_prompt_tokens=223)
     )
-    with Store.open(auto_snippets=False) as store:
-        result = import_file(store, user_sim_corpus / "heldout" / "002.flac")
-        segment_id = store.load_transcript(result.transcript_id).segments[0].id
-        published = Registry(store).publish(draft, version="ft1")
-        bundle = Registry(store).bundle_of(published.version)
-        pcm, _ = segment_audio(store, segment_id)
+    segment_id, bundle, pcm = _published_beside_a_segment(draft, "ft1", user_sim_corpus)
     assert bundle.has_own_weights and bundle.ct2_dir is not None
     status, out, err = run(capsys, "models", "explain", str(segment_id), "--json")
     assert status == 0, err
@@ -160,12 +169,7 @@ def test_explain_and_show_a_model_guarded_by_the_users_vocabulary(
     fine-tuned model's own text and the guarded one, and ``models show`` the words."""
     vocabulary = ("Okonkwo", "Przybylski", "Zephyrine")
     draft = _with_factory_weights(decoding=DecodingDefaults(guard_terms=vocabulary))
-    with Store.open(auto_snippets=False) as store:
-        result = import_file(store, user_sim_corpus / "heldout" / "002.flac")
-        segment_id = store.load_transcript(result.transcript_id).segments[0].id
-        published = Registry(store).publish(draft, version="ft-guarded")
-        bundle = Registry(store).bundle_of(published.version)
-        pcm, _ = segment_audio(store, segment_id)
+    segment_id, bundle, pcm = _published_beside_a_segment(draft, "ft-guarded", user_sim_corpus)
     assert bundle.decoding.guard_terms == vocabulary
     status, out, err = run(capsys, "models", "explain", str(segment_id), "--json")
     assert status == 0, err
