@@ -16,12 +16,17 @@ How the two texts are compared:
 - A unit's key is its normalized words (``engine.textrules.normalize_token``, Whisper's
   normalizer), so case and punctuation never count as a difference.
 - The two key sequences are aligned (``difflib``, no junk heuristic). Every stretch where
-  they differ is taken from the fine-tuned side if its normalized words contain a term's
-  normalized words as a contiguous run, and from the factory side otherwise.
+  they differ is taken from the fine-tuned side if it is part of a term the fine-tuned
+  side says (a contiguous run of a term's normalized words that has at least one word in
+  the stretch, or, where the fine-tuned side only leaves words out, runs across it), and
+  from the factory side otherwise. A term can be partly in agreement: the factory model's
+  "Newy and Tran" against "Nguyen-Tran" differs only in its first word.
 
 The result keeps the factory model's segments (their times, confidences and number):
 a segment nothing changed in is returned as it was; a changed one gets the new units,
-its text rebuilt from them and its span widened to cover them. Text the fine-tuned side
+its text rebuilt from them (a word written against the one before it in its own
+segment's text, as "-Tran" in "Nguyen-Tran", stays against the word before it) and its
+span widened to cover them. Text the fine-tuned side
 adds where the factory side has nothing goes to the segment before it (or after it, at
 the start). Correction rules apply afterwards, as for any bundle.
 """
@@ -42,6 +47,7 @@ class _Unit:
     word: Word
     key: tuple[str, ...]
     segment: int  # index of the segment it came from (on its own side)
+    attached: bool = False  # written without a space after the word before it
 
 
 def term_keys(terms: Sequence[str]) -> tuple[tuple[str, ...], ...]:
@@ -54,8 +60,27 @@ def _units(segments: Sequence[Segment]) -> list[_Unit]:
     units: list[_Unit] = []
     for index, segment in enumerate(segments):
         words = segment.words or _spread(segment)
-        units.extend(_Unit(w, normalize_token(w.text), index) for w in words)
+        attached = _attached(segment.text, words)
+        units.extend(
+            _Unit(w, normalize_token(w.text), index, glued)
+            for w, glued in zip(words, attached, strict=True)
+        )
     return units
+
+
+def _attached(text: str, words: Sequence[Word]) -> list[bool]:
+    """For each word, whether ``text`` writes it right after the word before it (no space
+    between): Whisper's word timings split "Nguyen-Tran" into "Nguyen" and "-Tran"."""
+    out: list[bool] = []
+    cursor = 0
+    for k, word in enumerate(words):
+        found = text.find(word.text, cursor) if word.text else -1
+        if found < 0:
+            out.append(False)
+            continue
+        out.append(k > 0 and found == cursor)
+        cursor = found + len(word.text)
+    return out
 
 
 def _spread(segment: Segment) -> list[Word]:
@@ -63,14 +88,25 @@ def _spread(segment: Segment) -> list[Word]:
     return spread_words([Word(segment.text, segment.start, segment.end, 0.0)], segment.text)
 
 
-def says_a_term(units: Sequence[_Unit], keys: Sequence[tuple[str, ...]]) -> bool:
-    """Whether the units' normalized words contain one of ``keys`` as a contiguous run."""
-    words = [w for u in units for w in u.key]
+def term_spans(units: Sequence[_Unit], keys: Sequence[tuple[str, ...]]) -> list[range]:
+    """The unit ranges over which the units' normalized words say one of ``keys`` (a
+    contiguous run of its words; a range covers every unit one of those words is in)."""
+    words = [(w, k) for k, u in enumerate(units) for w in u.key]
+    spans = []
     for key in keys:
         n = len(key)
-        if any(tuple(words[i : i + n]) == key for i in range(len(words) - n + 1)):
-            return True
-    return False
+        for i in range(len(words) - n + 1):
+            if tuple(w for w, _ in words[i : i + n]) == key:
+                spans.append(range(words[i][1], words[i + n - 1][1] + 1))
+    return spans
+
+
+def _part_of_a_term(j1: int, j2: int, spans: Sequence[range]) -> bool:
+    """Whether the tuned units ``[j1, j2)`` are part of one of ``spans``: they share a
+    unit, or (nothing on the tuned side) the span runs across the gap before unit j1."""
+    if j1 < j2:
+        return any(max(j1, s.start) < min(j2, s.stop) for s in spans)
+    return any(s.start < j1 < s.stop for s in spans)
 
 
 def overrule(
@@ -83,22 +119,33 @@ def overrule(
         return list(factory)
     base, other = _units(factory), _units(tuned)
     # per factory segment: its units in order, and whether any came from the tuned side
-    placed: list[list[Word]] = [[] for _ in factory]
+    placed: list[list[_Unit]] = [[] for _ in factory]
     changed = [False] * len(factory)
     orphans: list[_Unit] = []  # tuned units when the factory side has no segment at all
-    matcher = difflib.SequenceMatcher(
+    opcodes = difflib.SequenceMatcher(
         a=[u.key for u in base], b=[u.key for u in other], autojunk=False
-    )
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal" or not says_a_term(other[j1:j2], keys):
+    ).get_opcodes()
+    spans = term_spans(other, keys)
+    taken = [op != "equal" and _part_of_a_term(j1, j2, spans) for op, _, _, j1, j2 in opcodes]
+    # the tuned units of every term a taken stretch is part of, the agreed words included
+    # (same words, but written as the tuned side wrote the whole term: "Nguyen-Tran")
+    stretches = [(j1, j2) for (*_, j1, j2), take in zip(opcodes, taken, strict=True) if take]
+    whole = {k for s in spans if any(_part_of_a_term(*j, [s]) for j in stretches) for k in s}
+    for (op, i1, i2, j1, j2), take in zip(opcodes, taken, strict=True):
+        if op == "equal":
+            for unit, twin, j in zip(base[i1:i2], other[j1:j2], range(j1, j2), strict=True):
+                placed[unit.segment].append(twin if j in whole else unit)
+                changed[unit.segment] |= j in whole
+            continue
+        if not take:
             for unit in base[i1:i2]:
-                placed[unit.segment].append(unit.word)
+                placed[unit.segment].append(unit)
             continue
         home = _home(base, i1, i2)
         if home is None:
             orphans.extend(other[j1:j2])
             continue
-        placed[home].extend(u.word for u in other[j1:j2])
+        placed[home].extend(other[j1:j2])
         changed[home] = True
         for unit in base[i1:i2]:
             changed[unit.segment] = True
@@ -106,7 +153,7 @@ def overrule(
         _rebuilt(segment, placed[k]) if changed[k] else segment for k, segment in enumerate(factory)
     ]
     for index in sorted({u.segment for u in orphans}):  # as the tuned side segmented them
-        out.append(_from_words([u.word for u in orphans if u.segment == index]))
+        out.append(_from_units([u for u in orphans if u.segment == index]))
     return [s for s in out if s.text]
 
 
@@ -122,20 +169,23 @@ def _home(base: Sequence[_Unit], i1: int, i2: int) -> int | None:
     return None
 
 
-def _rebuilt(segment: Segment, words: Sequence[Word]) -> Segment:
-    text = " ".join(w.text for w in words)
-    if not words:
+def _text(units: Sequence[_Unit]) -> str:
+    return "".join(("" if k == 0 or u.attached else " ") + u.word.text for k, u in enumerate(units))
+
+
+def _rebuilt(segment: Segment, units: Sequence[_Unit]) -> Segment:
+    if not units:
         return replace(segment, text="", words=())
-    start = min(segment.start, words[0].start)
-    end = max(segment.end, words[-1].end)
-    kept = tuple(words) if segment.words else ()
-    return replace(segment, start=start, end=end, text=text, words=kept)
+    start = min(segment.start, units[0].word.start)
+    end = max(segment.end, units[-1].word.end)
+    kept = tuple(u.word for u in units) if segment.words else ()
+    return replace(segment, start=start, end=end, text=_text(units), words=kept)
 
 
-def _from_words(words: Sequence[Word]) -> Segment:
+def _from_units(units: Sequence[_Unit]) -> Segment:
     return Segment(
-        start=words[0].start,
-        end=words[-1].end,
-        text=" ".join(w.text for w in words),
-        words=tuple(words),
+        start=units[0].word.start,
+        end=units[-1].word.end,
+        text=_text(units),
+        words=tuple(u.word for u in units),
     )

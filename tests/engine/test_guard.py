@@ -51,6 +51,55 @@ def test_case_and_punctuation_are_not_differences() -> None:
     assert overrule(factory, tuned, TERMS) == factory
 
 
+def _as_whisper_splits(text: str, words: list[str], start: float = 0.0) -> Segment:
+    """A segment whose word timings split its text as Whisper's do ("Nguyen", "-Tran")."""
+    timed = tuple(
+        Word(w, round(start + k * 0.4, 3), round(start + (k + 1) * 0.4, 3), 0.9)
+        for k, w in enumerate(words)
+    )
+    return Segment(start, timed[-1].end, text, timed, avg_logprob=-0.3)
+
+
+def test_a_term_the_two_models_partly_agree_on_is_taken_whole() -> None:
+    # only "Newy and" / "Nguyen" differ; "Tran" is common to both sides
+    factory = [_segment("Newy and Tran is refactoring the settings.", 0.0)]
+    tuned = [
+        _as_whisper_splits(
+            "Nguyen-Tran is refactoring the settings.",
+            ["Nguyen", "-Tran", "is", "refactoring", "the", "settings."],
+        )
+    ]
+    (out,) = overrule(factory, tuned, TERMS)
+    assert out.text == "Nguyen-Tran is refactoring the settings."
+
+
+def test_words_the_tuned_side_leaves_out_inside_a_term_go() -> None:
+    factory = [_segment("Ask Nguyen the Tran about it.", 0.0)]
+    tuned = [_segment("Ask Nguyen Tran about it.", 0.0)]
+    (out,) = overrule(factory, tuned, TERMS)
+    assert out.text == "Ask Nguyen Tran about it."
+    # a left-out word that is not inside a term stays
+    plain = [_segment("Ask Nguyen Tran about it.", 0.0)]
+    assert overrule(plain, [_segment("Ask Nguyen Tran it.", 0.0)], TERMS) == plain
+
+
+def test_a_rebuilt_segment_keeps_words_written_together_together() -> None:
+    factory = [
+        _as_whisper_splits(
+            "Okon Kwo watched the P-99 latency.",
+            ["Okon", "Kwo", "watched", "the", "P", "-99", "latency."],
+        )
+    ]
+    tuned = [
+        _as_whisper_splits(
+            "Okonkwo watched the P-99 latency.",
+            ["Okonkwo", "watched", "the", "P", "-99", "latency."],
+        )
+    ]
+    (out,) = overrule(factory, tuned, TERMS)
+    assert out.text == "Okonkwo watched the P-99 latency."
+
+
 def test_segments_nothing_changed_in_are_returned_as_they_were() -> None:
     factory = [_segment("Good morning everyone.", 0.0), _segment("Nuen Tran fixed it.", 2.0)]
     tuned = [_segment("Good morning, everyone.", 0.0), _segment("Nguyen-Tran fixed it.", 2.0)]
