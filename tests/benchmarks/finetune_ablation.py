@@ -1,7 +1,7 @@
 """Which fine-tuning settings pay, chosen by cross-validated WER: the evidence behind the defaults.
 
     python tests/benchmarks/finetune_ablation.py --corpus PATH [--folds 5] [--only "NAME;..."]
-        [--epochs 2,3,4] [--final [--seeds 0,1,2,3]] [--general PATH] [--json OUT]
+        [--epochs 2,3,4] [--final [--seeds 0,1,2,3]] [--guarded] [--general PATH] [--json OUT]
 
 Every ``train`` clip of the corpus is a corrected recording (its reference text is the
 user's correction). For each variant of the training settings, and for each epoch count
@@ -20,6 +20,10 @@ With ``--final`` it also trains each variant on all of ``train`` and reports ``h
 settings on the cross-validated columns, not on these. ``--seeds`` trains that final
 model once per seed (only the order of the examples differs) and prints each and the
 median: a difference between variants smaller than that spread is noise.
+
+With ``--guarded`` every model is also served as the pipeline's ``finetuned_guarded``
+candidate serves it (rows ``<epoch>+guarded``): guarded by the vocabulary of the
+corrections it was trained on (``retrain.learn.vocabulary``, ``engine.guard``).
 
 The manifest's ``terms`` are used for scoring term recall only.
 """
@@ -51,6 +55,7 @@ from retrain.finetune.availability import prepare_process  # noqa: E402
 prepare_process()
 
 from engine import audio, transcribe  # noqa: E402
+from engine.bundle import ModelBundle  # noqa: E402
 from engine.corpus import REPLAY, CorpusItem, read_manifest, reference_set  # noqa: E402
 from engine.prepare import ensure_base_model  # noqa: E402
 from engine.scoring import ZERO, error_counts, term_hits  # noqa: E402
@@ -58,6 +63,7 @@ from retrain.finetune.config import FinetuneConfig  # noqa: E402
 from retrain.finetune.examples import TrainingExample  # noqa: E402
 from retrain.finetune.export import export_bundle  # noqa: E402
 from retrain.finetune.trainer import EncoderCache, train_decoder  # noqa: E402
+from retrain.learn.vocabulary import user_vocabulary  # noqa: E402
 
 DEFAULT = FinetuneConfig(max_epochs=4, min_epochs=4, stop_loss=0.0)
 
@@ -152,7 +158,7 @@ def example(item: CorpusItem, role: str = "correction") -> TrainingExample:
     return TrainingExample(item.path.name, audio.decode(item.path), item.text, role)  # type: ignore[arg-type]
 
 
-def decode(items: list[CorpusItem], bundle: Path | None) -> list[str]:
+def decode(items: list[CorpusItem], bundle: Path | ModelBundle | None) -> list[str]:
     out = []
     for item in items:
         segments, _ = transcribe(item.path, bundle=bundle)
@@ -190,13 +196,16 @@ def train_and_score(
     cache: EncoderCache,
     workdir: Path,
     mixes: Sequence[float] = (),
+    guarded: bool = False,
 ) -> tuple[dict[str, dict[str, list[str]]], dict[str, float]]:
     """Train once; at each epoch in ``epochs`` export and transcribe every set in ``scored``,
     and also each weight-space mix ``base + a * (tuned - base)`` for ``a`` in ``mixes``
-    (labelled ``"<epoch>~<a>"``)."""
+    (labelled ``"<epoch>~<a>"``) and, with ``guarded``, the model guarded by the vocabulary
+    of the corrections in ``train`` (``"<epoch>+guarded"``)."""
     base = ensure_base_model()
     texts: dict[str, dict[str, list[str]]] = {}
     base_weights = base_whisper_weights(base.ct2_dir) if mixes else {}
+    vocabulary = user_vocabulary([e.text for e in train if e.role == "correction"])
 
     def score(label: str, weights: dict) -> None:
         # a fresh folder and version for every export: each is a new model to the engine
@@ -204,6 +213,12 @@ def train_and_score(
         target = workdir / name
         bundle = export_bundle(weights, base, target, version=name, lineage={}, ggml_variants=())
         texts[label] = {name: decode(items, bundle.directory) for name, items in scored.items()}
+        if guarded and "~" not in label:
+            terms = replace(bundle.decoding, guard_terms=vocabulary)
+            served = replace(bundle, decoding=terms)
+            texts[f"{label}+guarded"] = {
+                name: decode(items, served) for name, items in scored.items()
+            }
         shutil.rmtree(target)
 
     def on_epoch(epoch: int, loss: float, weights) -> None:
@@ -243,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --final: print each no-harm clip whose text the final model changed",
     )
+    parser.add_argument(
+        "--guarded",
+        action="store_true",
+        help="also serve each model guarded by its corrections' vocabulary, as the pipeline does",
+    )
     parser.add_argument("--mix", default="", help="weight-space mixes with the base, e.g. 0.5,0.7")
     parser.add_argument(
         "--seeds",
@@ -268,7 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     epoch_list = sorted(int(e) for e in args.epochs.split(","))
     mixes = [float(a) for a in args.mix.split(",") if a.strip()]
     seeds = [int(a) for a in args.seeds.split(",") if a.strip()]
-    labels = [label for e in epoch_list for label in (str(e), *(f"{e}~{a:g}" for a in mixes))]
+    guarded = ("+guarded",) if args.guarded else ()
+    labels = [
+        label
+        for e in epoch_list
+        for label in (str(e), *(f"{e}~{a:g}" for a in mixes), *(f"{e}{g}" for g in guarded))
+    ]
     cache = EncoderCache()
     results: dict[str, Any] = {}
 
@@ -307,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
                     cache,
                     workdir,
                     mixes,
+                    args.guarded,
                 )
                 timings.append(timing)
                 scored = {"train": held, **general_sets}
@@ -332,7 +358,14 @@ def main(argv: list[str] | None = None) -> int:
                 scored = {s: split[s] for s in ("heldout", "heldout_control")} | general_sets
                 for seed in seeds or [config.seed]:
                     texts, timing = train_and_score(
-                        full, replace(config, seed=seed), epoch_list, scored, cache, workdir, mixes
+                        full,
+                        replace(config, seed=seed),
+                        epoch_list,
+                        scored,
+                        cache,
+                        workdir,
+                        mixes,
+                        args.guarded,
                     )
                     by_seed[seed] = {
                         e: {k: _score(_items(k, split, general_sets), v) for k, v in sets.items()}
