@@ -142,6 +142,27 @@ def test_interrupt_leaves_no_output_file(general_corpus, cli_env, tmp_path: Path
     assert list(tmp_path.iterdir()) == [long_input]  # no output, no temporary file
 
 
+def test_a_ctrl_c_whose_keyboard_interrupt_is_lost_still_stops_the_job(
+    general_corpus, tiro_home
+) -> None:
+    """Python loses a KeyboardInterrupt raised while a finalizer runs; the cancel event the
+    same Ctrl-C sets still stops the job (in this process: a real SIGINT, the real model)."""
+    from app.cli.transcribe import _cancelled_by_ctrl_c
+    from engine import transcribe
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), _cancelled_by_ctrl_c() as cancel:
+        segments, _ = transcribe(general_corpus / "jfk_inaugural_44k_stereo.flac", cancel=cancel)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            pass  # lost, as in a finalizer
+        assert cancel.is_set()
+        list(segments)  # raises: the job is cancelled
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 # ----------------------------------------------------------------------------- bad input
 
 
