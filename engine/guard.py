@@ -26,9 +26,9 @@ The result keeps the factory model's segments (their times, confidences and numb
 a segment nothing changed in is returned as it was; a changed one gets the new units,
 its text rebuilt from them (a word written against the one before it in its own
 segment's text, as "-Tran" in "Nguyen-Tran", stays against the word before it) and its
-span widened to cover them. Text the fine-tuned side
-adds where the factory side has nothing goes to the segment before it (or after it, at
-the start). Correction rules apply afterwards, as for any bundle.
+span widened to cover them. Text the fine-tuned side adds where the factory side has
+nothing goes to the segment before it (or after it, at the start). Correction rules
+apply afterwards, as for any bundle.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def _spread(segment: Segment) -> list[Word]:
     return spread_words([Word(segment.text, segment.start, segment.end, 0.0)], segment.text)
 
 
-def term_spans(units: Sequence[_Unit], keys: Sequence[tuple[str, ...]]) -> list[range]:
+def _term_spans(units: Sequence[_Unit], keys: Sequence[tuple[str, ...]]) -> list[range]:
     """The unit ranges over which the units' normalized words say one of ``keys`` (a
     contiguous run of its words; a range covers every unit one of those words is in)."""
     words = [(w, k) for k, u in enumerate(units) for w in u.key]
@@ -101,12 +101,13 @@ def term_spans(units: Sequence[_Unit], keys: Sequence[tuple[str, ...]]) -> list[
     return spans
 
 
-def _part_of_a_term(j1: int, j2: int, spans: Sequence[range]) -> bool:
-    """Whether the tuned units ``[j1, j2)`` are part of one of ``spans``: they share a
+def _part_of(stretch: tuple[int, int], span: range) -> bool:
+    """Whether the tuned units ``[j1, j2)`` are part of a term's ``span``: they share a
     unit, or (nothing on the tuned side) the span runs across the gap before unit j1."""
+    j1, j2 = stretch
     if j1 < j2:
-        return any(max(j1, s.start) < min(j2, s.stop) for s in spans)
-    return any(s.start < j1 < s.stop for s in spans)
+        return max(j1, span.start) < min(j2, span.stop)
+    return span.start < j1 < span.stop
 
 
 def overrule(
@@ -125,19 +126,18 @@ def overrule(
     opcodes = difflib.SequenceMatcher(
         a=[u.key for u in base], b=[u.key for u in other], autojunk=False
     ).get_opcodes()
-    spans = term_spans(other, keys)
-    taken = [op != "equal" and _part_of_a_term(j1, j2, spans) for op, _, _, j1, j2 in opcodes]
-    # the tuned units of every term a taken stretch is part of, the agreed words included
-    # (same words, but written as the tuned side wrote the whole term: "Nguyen-Tran")
-    stretches = [(j1, j2) for (*_, j1, j2), take in zip(opcodes, taken, strict=True) if take]
-    whole = {k for s in spans if any(_part_of_a_term(*j, [s]) for j in stretches) for k in s}
-    for (op, i1, i2, j1, j2), take in zip(opcodes, taken, strict=True):
+    differing = [(j1, j2) for op, _, _, j1, j2 in opcodes if op != "equal"]
+    # the terms the tuned side says where the two sides differ, and their units, the agreed
+    # words included (same words, written as the tuned side wrote the term: "Nguyen-Tran")
+    said = [s for s in _term_spans(other, keys) if any(_part_of(d, s) for d in differing)]
+    whole = {k for s in said for k in s}
+    for op, i1, i2, j1, j2 in opcodes:
         if op == "equal":
             for unit, twin, j in zip(base[i1:i2], other[j1:j2], range(j1, j2), strict=True):
                 placed[unit.segment].append(twin if j in whole else unit)
                 changed[unit.segment] |= j in whole
             continue
-        if not take:
+        if not any(_part_of((j1, j2), s) for s in said):
             for unit in base[i1:i2]:
                 placed[unit.segment].append(unit)
             continue
