@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,43 @@ def test_export_an_imported_and_edited_transcript(tiro_home, tmp_path, capsys, c
     assert [kind for kind, _ in signals] == ["exported", "exported"]
     assert main(["transcripts", "export", "999", "--format", "txt"]) == 2
     assert capsys.readouterr().err.startswith("tiro: error: transcript 999 does not exist")
+
+
+def test_ctrl_c_stops_the_import_and_keeps_the_transcript_marked_cancelled(
+    tiro_home, tmp_path, clips, general_corpus: Path
+) -> None:
+    """The real command in a subprocess, a real SIGINT: the long file's transcript is kept
+    as far as it got, marked cancelled, and the file after it is never started."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import numpy as np
+    from media_factory import write_audio
+
+    from engine.audio import decode
+
+    long_input = tmp_path / "long.flac"  # about 22 minutes: still running at 8 s
+    write_audio(
+        np.tile(decode(general_corpus / "jfk_inaugural_44k_stereo.flac"), 120),
+        long_input,
+        codec="flac",
+    )
+    tiro = Path(sys.executable).parent / "tiro"
+    proc = subprocess.Popen(
+        [str(tiro), "import", str(long_input), str(clips[0].path)],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(8)
+    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().startswith("tiro: error: interrupted") and out == ""
+    with Store.open(auto_snippets=False) as store:
+        statuses = store.read(lambda c: c.execute("SELECT status FROM transcripts").fetchall())
+    assert [s[0] for s in statuses] == ["cancelled"]

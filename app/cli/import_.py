@@ -1,4 +1,8 @@
-"""``tiro import FILE...``: transcribe files into the store, one transcript id per line."""
+"""``tiro import FILE...``: transcribe files into the store, one transcript id per line.
+
+Ctrl-C stops the whole command (``app.cli.interrupt``); the transcript being imported is
+kept as far as it got, marked cancelled (``retrain.importer``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import sys
 from pathlib import Path
 
 from app.cli.errors import CliError, user_message_for
+from app.cli.interrupt import cancelled_by_ctrl_c
 from app.cli.storeaccess import open_store
 
 
@@ -22,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.errors import TranscriptionCancelled
     from retrain.importer import import_file
     from retrain.scheduler.busy import BusySignal
 
@@ -30,12 +36,16 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"no such file: {missing[0]}; check the path.")
     failed = 0
     # held while transcribing: no learning run (app or ``tiro scheduler``) starts meanwhile
-    with open_store() as store, BusySignal().hold("transcription"):
+    with (
+        open_store() as store,
+        BusySignal().hold("transcription"),
+        cancelled_by_ctrl_c() as cancel,
+    ):
         for path in args.files:
             try:
-                result = import_file(store, path)
-            except KeyboardInterrupt:
-                raise
+                result = import_file(store, path, cancel=cancel)
+            except (KeyboardInterrupt, TranscriptionCancelled):
+                raise  # Ctrl-C: the whole command stops
             except Exception as exc:
                 message = user_message_for(exc)
                 if message is None:

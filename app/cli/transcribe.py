@@ -4,18 +4,12 @@ Text goes to stdout, or to ``-o OUT`` (a file, or a folder for several inputs),
 written atomically once a transcript is complete. A progress bar goes to
 stderr only when stderr is a terminal. Every input and the output place are
 checked before any transcription starts, so a bad argument costs nothing.
-
-Ctrl-C stops the job twice over: as Python's ``KeyboardInterrupt``, and by setting the
-job's cancel event, which the engine checks between windows. Python can lose a
-``KeyboardInterrupt`` that lands while a finalizer runs ("Exception ignored in ...");
-the event is not lost, so the job still ends within a second.
+Ctrl-C also cancels the job (``app.cli.interrupt``).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
 import threading
 import time
@@ -23,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from app.cli.errors import CliError
+from app.cli.interrupt import cancelled_by_ctrl_c
 
 FORMATS = ("txt", "srt", "vtt", "json")
 BACKENDS = ("whispercpp", "ctranslate2")
@@ -133,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend, initial_prompt=args.prompt, threads=args.threads
     )
     # held while transcribing: no learning run (app or ``tiro scheduler``) starts meanwhile
-    with BusySignal().hold("transcription"), _cancelled_by_ctrl_c() as cancel:
+    with BusySignal().hold("transcription"), cancelled_by_ctrl_c() as cancel:
         for path, target in zip(files, targets, strict=True):
             bar = ProgressBar(sys.stderr, path.name, enabled=not args.quiet)
             segments, info = transcribe(path, options, progress=bar.update, cancel=cancel)
@@ -153,31 +148,6 @@ def run(args: argparse.Namespace) -> int:
                 bar.finish()
             sys.stdout.flush()
     return 0
-
-
-@contextlib.contextmanager
-def _cancelled_by_ctrl_c():
-    """An event Ctrl-C sets (besides raising ``KeyboardInterrupt``); the engine's
-    ``TranscriptionCancelled`` then leaves as ``KeyboardInterrupt``, the CLI's one way of
-    saying "interrupted"."""
-    from engine.errors import TranscriptionCancelled
-
-    cancel = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield cancel  # signal handlers belong to the main thread
-        return
-
-    def interrupted(signum, frame) -> None:
-        cancel.set()
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, interrupted)
-    try:
-        yield cancel
-    except TranscriptionCancelled:
-        raise KeyboardInterrupt from None
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _stream_to_stdout(fmt: str, segments) -> None:

@@ -147,11 +147,11 @@ def test_a_ctrl_c_whose_keyboard_interrupt_is_lost_still_stops_the_job(
 ) -> None:
     """Python loses a KeyboardInterrupt raised while a finalizer runs; the cancel event the
     same Ctrl-C sets still stops the job (in this process: a real SIGINT, the real model)."""
-    from app.cli.transcribe import _cancelled_by_ctrl_c
+    from app.cli.interrupt import cancelled_by_ctrl_c
     from engine import transcribe
 
     before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt), _cancelled_by_ctrl_c() as cancel:
+    with pytest.raises(KeyboardInterrupt), cancelled_by_ctrl_c() as cancel:
         segments, _ = transcribe(general_corpus / "jfk_inaugural_44k_stereo.flac", cancel=cancel)
         try:
             os.kill(os.getpid(), signal.SIGINT)
