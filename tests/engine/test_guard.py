@@ -11,8 +11,16 @@ from engine.types import Segment, Word
 TERMS = ["Okonkwo", "Przybylski", "Nguyen-Tran"]
 
 
-def _segment(text: str, start: float, step: float = 0.5, words: bool = True) -> Segment:
-    parts = text.split()
+def _segment(
+    text: str,
+    start: float,
+    step: float = 0.5,
+    words: bool = True,
+    parts: list[str] | None = None,
+) -> Segment:
+    """``parts``: the word timings' words, when they split the text as Whisper's do
+    ("Nguyen", "-Tran"); by default its whitespace-separated tokens."""
+    parts = parts or text.split()
     timed = tuple(
         Word(p, round(start + k * step, 3), round(start + (k + 1) * step, 3), 0.9)
         for k, p in enumerate(parts)
@@ -51,22 +59,14 @@ def test_case_and_punctuation_are_not_differences() -> None:
     assert overrule(factory, tuned, TERMS) == factory
 
 
-def _as_whisper_splits(text: str, words: list[str], start: float = 0.0) -> Segment:
-    """A segment whose word timings split its text as Whisper's do ("Nguyen", "-Tran")."""
-    timed = tuple(
-        Word(w, round(start + k * 0.4, 3), round(start + (k + 1) * 0.4, 3), 0.9)
-        for k, w in enumerate(words)
-    )
-    return Segment(start, timed[-1].end, text, timed, avg_logprob=-0.3)
-
-
 def test_a_term_the_two_models_partly_agree_on_is_taken_whole() -> None:
     # only "Newy and" / "Nguyen" differ; "Tran" is common to both sides
     factory = [_segment("Newy and Tran is refactoring the settings.", 0.0)]
     tuned = [
-        _as_whisper_splits(
+        _segment(
             "Nguyen-Tran is refactoring the settings.",
-            ["Nguyen", "-Tran", "is", "refactoring", "the", "settings."],
+            0.0,
+            parts=["Nguyen", "-Tran", "is", "refactoring", "the", "settings."],
         )
     ]
     (out,) = overrule(factory, tuned, TERMS)
@@ -85,15 +85,17 @@ def test_words_the_tuned_side_leaves_out_inside_a_term_go() -> None:
 
 def test_a_rebuilt_segment_keeps_words_written_together_together() -> None:
     factory = [
-        _as_whisper_splits(
+        _segment(
             "Okon Kwo watched the P-99 latency.",
-            ["Okon", "Kwo", "watched", "the", "P", "-99", "latency."],
+            0.0,
+            parts=["Okon", "Kwo", "watched", "the", "P", "-99", "latency."],
         )
     ]
     tuned = [
-        _as_whisper_splits(
+        _segment(
             "Okonkwo watched the P-99 latency.",
-            ["Okonkwo", "watched", "the", "P", "-99", "latency."],
+            0.0,
+            parts=["Okonkwo", "watched", "the", "P", "-99", "latency."],
         )
     ]
     (out,) = overrule(factory, tuned, TERMS)
