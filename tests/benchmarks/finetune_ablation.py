@@ -288,11 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     epoch_list = sorted(int(e) for e in args.epochs.split(","))
     mixes = [float(a) for a in args.mix.split(",") if a.strip()]
     seeds = [int(a) for a in args.seeds.split(",") if a.strip()]
-    guarded = ("+guarded",) if args.guarded else ()
     labels = [
         label
         for e in epoch_list
-        for label in (str(e), *(f"{e}~{a:g}" for a in mixes), *(f"{e}{g}" for g in guarded))
+        for label in (str(e), *(f"{e}~{a:g}" for a in mixes), *[f"{e}+guarded"] * args.guarded)
     ]
     cache = EncoderCache()
     results: dict[str, Any] = {}
