@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,27 @@ def test_two_processes_creating_the_database_at_once_apply_each_migration_once(t
     names = [n for (n,) in conn.execute("SELECT name FROM _sqlite_migrations")]
     conn.close()
     assert names == migration_names()
+
+
+def test_opening_a_new_database_waits_while_another_process_writes_it(tmp_path):
+    # The race above, made deterministic. Another process (here a plain connection) has
+    # begun writing a brand-new, still empty file: it holds the write lock for 0.3 s, and
+    # until its first write the file is in SQLite's default journal mode. Switching to
+    # WAL then fails at once, without the busy timeout; Tiro must wait for the lock as
+    # it does for every other one, not report the database busy.
+    path = tmp_path / "new.sqlite"
+    path.touch()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        store = Store.open(path, auto_snippets=False)
+    finally:
+        release.join()
+        other.close()
+    store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert [n for (n,) in conn.execute("SELECT name FROM _sqlite_migrations")] == migration_names()
+    conn.close()

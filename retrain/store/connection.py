@@ -22,6 +22,7 @@ import logging
 import os
 import sqlite3
 import stat
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,8 @@ BUSY_TIMEOUT_MS = 5_000
 #: The writer leaves checkpoints to the checkpointer; SQLite's own one is only a backstop.
 WRITER_AUTOCHECKPOINT_PAGES = 4000
 SYNCHRONOUS = ("NORMAL", "FULL")
+#: How long to wait between attempts to switch a new database to WAL while it is locked.
+WAL_SWITCH_RETRY_S = 0.02
 FILE_MODE = 0o600
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -126,8 +129,8 @@ def _check_and_migrate(path: Path, read_only: bool) -> list[str]:
     try:
         try:
             if not read_only:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
+                mode = _switch_to_wal(conn)
+                if mode != "wal":
                     log.warning("could not switch %s to WAL (journal_mode=%s)", path, mode)
             result = [tuple(row) for row in conn.execute("PRAGMA quick_check").fetchall()]
         except sqlite3.DatabaseError as exc:
@@ -151,6 +154,27 @@ def _check_and_migrate(path: Path, read_only: bool) -> list[str]:
             raise
     finally:
         conn.close()
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """Put the database in WAL mode (a no-op once it is; the mode is stored in the file).
+
+    Switching takes an exclusive lock without calling the busy handler, so while another
+    process holds any lock on a brand-new file (several Tiro processes creating it at
+    once) SQLite answers "database is locked" at once. This waits for the lock as every
+    other statement does: up to ``BUSY_TIMEOUT_MS``, then the error stands.
+    """
+    mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+    if mode == "wal":
+        return mode
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        except sqlite3.OperationalError as exc:
+            if not failures.is_busy(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(WAL_SWITCH_RETRY_S)
 
 
 def move_aside(path: Path) -> Path:
