@@ -55,7 +55,11 @@ class FinetuneConfig:
       there. Learning then comes only from what the base model gets wrong (the user's
       corrections); everything it already gets right keeps the base model's
       probabilities, second choices included (0: plain cross-entropy everywhere).
-    - ``seed`` and ``threads`` make a run reproducible bit for bit.
+    - ``members``: trainings run at once that differ only in the order of the examples
+      (seeds ``seed``, ``seed + 1``, ...), each on ``threads // members`` torch threads;
+      the result is the mean of their weights (``retrain.finetune.soup``). 1: a single
+      training. Needs ``dropout`` 0.
+    - ``seed``, ``threads`` and ``members`` make a run reproducible bit for bit.
     """
 
     learning_rate: float = 3e-5
@@ -76,6 +80,7 @@ class FinetuneConfig:
     anchor_weight: float = 0.0
     seed: int = 0
     threads: int = 2
+    members: int = 2
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -25,6 +25,9 @@ run raises ``TrainingCancelled`` having written nothing. Progress goes to
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
 import hashlib
 import logging
 import threading
@@ -57,6 +60,7 @@ from retrain.finetune.model import (  # noqa: E402
     load_whisper,
     whisper_weights,
 )
+from retrain.finetune.soup import load_mean, mean_epoch_losses, run_members  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +146,8 @@ class EncoderCache:
     - encoder outputs by (encoder source, base weights, audio): the encoder is frozen,
       so one computation serves every training; float32, about 2.3 MB each (tiny.en);
     - serving encoder outputs a caller already had (``share_serving_output``);
-    - the base model, loaded once and reset for each training (``base_model``);
+    - the base model, loaded once (and copied once per extra member) and reset for
+      each training (``base_models``);
     - ``"self"`` replay targets (``targets``).
     """
 
@@ -152,8 +157,9 @@ class EncoderCache:
         # clips), by audio: every bundle shares the base model's frozen encoder
         self._serving: dict[str, torch.Tensor] = {}
         self.passes = 0  # encoder passes actually run
-        # the base model loaded once, with its initial weights to reset it to
-        self._models: dict[str, tuple[LoadedWhisper, dict[str, torch.Tensor]]] = {}
+        # the base model loaded once (and copied per extra member), with the initial
+        # weights of its decoder to reset them to
+        self._models: dict[str, tuple[list[LoadedWhisper], dict[str, torch.Tensor]]] = {}
         # replay targets the base model decodes for itself ("self" targets), by
         # (base weights, audio, prompt): the same for every training from that base
         self.targets: dict[tuple[str, str, str], tuple[int, ...]] = {}
@@ -175,18 +181,23 @@ class EncoderCache:
     def shared_serving_output(self, audio_key: str) -> torch.Tensor | None:
         return self._serving.get(audio_key)
 
-    def base_model(self, ct2_dir: Path) -> LoadedWhisper:
-        """The model in ``ct2_dir`` with its original weights: loaded the first time, then
-        the same object reset to them (loading costs about a second per training)."""
+    def base_models(self, ct2_dir: Path, count: int = 1) -> list[LoadedWhisper]:
+        """``count`` models of ``ct2_dir``, each with its original weights: loaded (and
+        copied for the extra ones) the first time, then the same objects reset to them
+        (loading costs about a second per training)."""
         key = _weights_key(ct2_dir)
-        if key in self._models:
-            loaded, initial = self._models[key]
-            loaded.model.load_state_dict(initial)
-            return loaded
-        loaded = load_whisper(ct2_dir)
-        initial = {name: t.detach().clone() for name, t in loaded.model.state_dict().items()}
-        self._models[key] = (loaded, initial)
-        return loaded
+        if key not in self._models:
+            loaded = load_whisper(ct2_dir)
+            decoder = loaded.model.model.decoder.state_dict()
+            # training changes the decoder only (the output projection is tied to it)
+            initial = {name: t.detach().clone() for name, t in decoder.items()}
+            self._models[key] = ([loaded], initial)
+        models, initial = self._models[key]
+        while len(models) < count:
+            models.append(_copy_model(models[0]))
+        for loaded in models[:count]:
+            loaded.model.model.decoder.load_state_dict(initial)
+        return models[:count]
 
 
 def _weights_key(ct2_dir: Path) -> str:
@@ -198,6 +209,23 @@ def _audio_key(example: TrainingExample) -> str:
     return hashlib.sha256(audio.tobytes()).hexdigest()
 
 
+class EncoderOutputs:
+    """The examples' encoder outputs, each (audio_ctx, d), held as computed (a cache's
+    own tensors, not a stacked copy of them). Rows or a slice give a batch,
+    (rows, audio_ctx, d)."""
+
+    def __init__(self, outputs: Sequence[torch.Tensor]) -> None:
+        self._outputs = list(outputs)
+
+    def __len__(self) -> int:
+        return len(self._outputs)
+
+    def __getitem__(self, rows: Sequence[int] | slice) -> torch.Tensor:
+        if isinstance(rows, slice):
+            return torch.stack(self._outputs[rows])
+        return torch.stack([self._outputs[i] for i in rows])
+
+
 def encoder_outputs(
     examples: Sequence[TrainingExample],
     loaded: LoadedWhisper,
@@ -205,11 +233,11 @@ def encoder_outputs(
     cancel: threading.Event | None = None,
     on_each: Callable[[int], None] | None = None,
     cache: EncoderCache | None = None,
-) -> torch.Tensor:
-    """(n, audio_ctx, d) encoder outputs of the examples' serving windows."""
+) -> EncoderOutputs:
+    """The encoder outputs of the examples' serving windows."""
     encode = None
     weights_key = _weights_key(loaded.ct2_dir)
-    out = torch.empty((len(examples), loaded.dims.n_audio_ctx, loaded.dims.n_audio_state))
+    out = []
     for i, ex in enumerate(examples):
         _check(cancel)
         audio_key = _audio_key(ex)
@@ -227,16 +255,16 @@ def encoder_outputs(
             if cache is not None:
                 cache.put(key, hit)
                 cache.passes += 1
-        out[i] = hit
+        out.append(hit)
         if on_each:
             on_each(i + 1)
-    return out
+    return EncoderOutputs(out)
 
 
 def training_sequences(
     loaded: LoadedWhisper,
     examples: Sequence[TrainingExample],
-    memory: torch.Tensor,
+    memory: EncoderOutputs,
     config: FinetuneConfig,
     cancel: threading.Event | None,
     cache: EncoderCache | None = None,
@@ -315,7 +343,7 @@ def _batches(
 @torch.no_grad()
 def _agreed(
     loaded: LoadedWhisper,
-    memory: torch.Tensor,
+    memory: EncoderOutputs,
     sequences: Sequence[TokenSequence],
     pad: int,
     batch_size: int,
@@ -330,7 +358,7 @@ def _agreed(
 
 def base_anchors(
     loaded: LoadedWhisper,
-    memory: torch.Tensor,
+    memory: EncoderOutputs,
     sequences: Sequence[TokenSequence],
     pad: int,
     batch_size: int,
@@ -348,7 +376,7 @@ def base_anchors(
 def _missed_token_rows(
     loaded: LoadedWhisper,
     kept: Sequence[TrainingExample],
-    memory: torch.Tensor,
+    memory: EncoderOutputs,
     sequences: Sequence[TokenSequence],
     pad: int,
     config: FinetuneConfig,
@@ -448,11 +476,26 @@ def train_decoder(
     kept, skipped = _usable(examples)
     if not any(ex.role == "correction" for ex in kept):
         raise NoTrainingExamples()
+    if config.members > 1 and config.dropout > 0:
+        raise ValueError("dropout draws from torch's one global generator: use members=1")
+    abort = threading.Event()  # one member failed: the others stop too
+
+    def check() -> None:
+        _check(cancel)
+        if abort.is_set():
+            raise TrainingCancelled()
+
     _check(cancel)
     report(TrainingProgress("loading", 0.0))
     configure_torch(config)
     directory = Path(base_ct2_dir)
-    loaded = cache.base_model(directory) if cache is not None else load_whisper(directory)
+    members = max(1, config.members)
+    if cache is not None:
+        models = cache.base_models(directory, members)
+    else:
+        first = load_whisper(directory)
+        models = [first, *(_copy_model(first) for _ in range(members - 1))]
+    loaded = models[0]
     seconds = {"load": time.perf_counter() - started}
 
     encode_share = 0.25
@@ -471,19 +514,121 @@ def train_decoder(
     pad = loaded.codec.special.end_of_text
     sequences = training_sequences(loaded, kept, memory, config, cancel, cache)
     seconds["targets"] = time.perf_counter() - mark
+    token_rows = (
+        _missed_token_rows(loaded, kept, memory, sequences, pad, config, cancel)
+        if config.trained_parts == "cross_attention_and_missed_tokens"
+        else None
+    )
+    anchors = (
+        base_anchors(loaded, memory, sequences, pad, config.batch_size, cancel)
+        if config.anchor_weight > 0
+        else []
+    )
+    schedule = _schedule(kept, config)
+    steps_per_member = -(-len(schedule) // config.batch_size) * config.max_epochs
+    steps_done = [0]
+    progress_lock = threading.Lock()
+
+    def on_step(epoch: int, loss: float) -> None:
+        with progress_lock:
+            steps_done[0] += 1
+            done = steps_done[0] / (steps_per_member * members)
+        report(
+            TrainingProgress(
+                "training", encode_share + (1 - encode_share) * done, epoch, steps_done[0], loss
+            )
+        )
+
+    mark = time.perf_counter()
+    runs = run_members(
+        [
+            functools.partial(
+                _train_member,
+                model,
+                memory,
+                sequences,
+                schedule,
+                pad,
+                config,
+                seed=config.seed + index,
+                threads=max(1, config.threads // members),
+                anchors=anchors,
+                token_rows=token_rows,
+                check=check,
+                on_step=on_step,
+                keep_epochs=on_epoch is not None,
+            )
+            for index, model in enumerate(models)
+        ],
+        abort,
+    )
+    configure_torch(config)
+    seconds["train"] = time.perf_counter() - mark
+    _check(cancel)
+    epoch_losses = mean_epoch_losses([run.epoch_losses for run in runs])
+    if on_epoch is not None:
+        for epoch in range(1, min(len(run.snapshots) for run in runs) + 1):
+            load_mean(loaded, [run.snapshots[epoch - 1] for run in runs])
+            on_epoch(epoch, epoch_losses[epoch - 1], lambda: whisper_weights(loaded))
+    load_mean(loaded, [run.final for run in runs])
+    weights = whisper_weights(loaded)
+    seconds["total"] = time.perf_counter() - started
+    steps = sum(run.steps for run in runs)
+    report(TrainingProgress("done", 1.0, len(epoch_losses), steps, epoch_losses[-1]))
+    lineage = training_lineage(config, kept, base_version, base_sha256)
+    lineage["skipped_examples"] = len(skipped)
+    lineage["epochs_run"] = len(epoch_losses)
+    lineage["epoch_losses"] = [round(x, 6) for x in epoch_losses]
+    lineage["members"] = [
+        {"seed": config.seed + i, "epoch_losses": [round(x, 6) for x in run.epoch_losses]}
+        for i, run in enumerate(runs)
+    ]
+    return TrainingResult(
+        weights=weights,
+        epoch_losses=tuple(epoch_losses),
+        skipped=tuple(skipped),
+        lineage=lineage,
+        seconds=seconds,
+    )
+
+
+@dataclass
+class MemberRun:
+    """One member's training: its mean loss per epoch, optimizer steps, its trained
+    parameters (the model's own tensors) and (when asked) copies after every epoch."""
+
+    epoch_losses: list[float]
+    steps: int
+    final: dict[str, torch.Tensor]
+    snapshots: list[dict[str, torch.Tensor]]
+
+
+def _schedule(kept: Sequence[TrainingExample], config: FinetuneConfig) -> np.ndarray:
+    """Example indices of one epoch before shuffling (replay examples repeated)."""
+    repeats = max(1, config.replay_repeats)
+    return np.array(
+        [i for i, ex in enumerate(kept) for _ in range(repeats if ex.role == "replay" else 1)]
+    )
+
+
+def _copy_model(loaded: LoadedWhisper) -> LoadedWhisper:
+    """Another model with ``loaded``'s weights; the frozen encoder is shared, not copied."""
+    encoder = loaded.model.model.encoder
+    return dataclasses.replace(loaded, model=copy.deepcopy(loaded.model, {id(encoder): encoder}))
+
+
+def _trainable(loaded: LoadedWhisper, config: FinetuneConfig) -> list[tuple[str, torch.Tensor]]:
+    """The decoder parameters ``config`` trains, by name; every other one is frozen."""
     decoder = loaded.model.model.decoder
     for parameter in loaded.model.parameters():
         parameter.requires_grad_(False)
     frozen = (
         set()
         if config.train_embeddings
-        else {
-            id(decoder.embed_tokens.weight),
-            id(decoder.embed_positions.weight),
-        }
+        else {id(decoder.embed_tokens.weight), id(decoder.embed_positions.weight)}
     )
     trainable = [
-        p
+        (name, p)
         for name, p in decoder.named_parameters()
         if id(p) not in frozen
         and (
@@ -492,42 +637,56 @@ def train_decoder(
             or (config.trained_parts in TOKEN_PARTS and name == TOKENS)
         )
     ]
-    for parameter in trainable:
+    for _, parameter in trainable:
         parameter.requires_grad_(True)
+    return trainable
+
+
+def _train_member(
+    loaded: LoadedWhisper,
+    memory: EncoderOutputs,
+    sequences: Sequence[TokenSequence],
+    schedule: np.ndarray,
+    pad: int,
+    config: FinetuneConfig,
+    *,
+    seed: int,
+    threads: int,
+    anchors: Sequence[Anchors],
+    token_rows: torch.Tensor | None,
+    check: Callable[[], None],
+    on_step: Callable[[int, float], None],
+    keep_epochs: bool,
+) -> MemberRun:
+    """Train ``loaded``'s decoder in place, the example order drawn from ``seed``, on
+    ``threads`` torch threads (run in the calling thread)."""
+    torch.set_num_threads(threads)
+    decoder = loaded.model.model.decoder
+    trainable = _trainable(loaded, config)
+    parameters = [p for _, p in trainable]
     # The token embedding is tied to the output projection, whose gradient is dense; the
     # lookup's own part is sparse, added to it instead of into a 20M-value zero tensor.
     tokens = decoder.embed_tokens.weight
-    tokens_trained = any(p is tokens for p in trainable)
-    missed_only = tokens_trained and config.trained_parts == "cross_attention_and_missed_tokens"
-    decoder.embed_tokens.sparse = tokens_trained and not missed_only
-    token_rows = None
-    if missed_only:
-        token_rows = _missed_token_rows(loaded, kept, memory, sequences, pad, config, cancel)
+    tokens_trained = any(p is tokens for p in parameters)
+    decoder.embed_tokens.sparse = tokens_trained and token_rows is None
+    if token_rows is not None:
         # rows without gradient must not move: no weight decay on the embedding
         groups = [
-            {"params": [p for p in trainable if p is not tokens]},
+            {"params": [p for p in parameters if p is not tokens]},
             {"params": [tokens], "weight_decay": 0.0},
         ]
     else:
-        groups = [{"params": trainable}]
+        groups = [{"params": parameters}]
     optimizer = torch.optim.AdamW(
         groups, lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
     )
-    order_rng = np.random.default_rng(config.seed)
-    repeats = max(1, config.replay_repeats)
-    schedule = np.array(
-        [i for i, ex in enumerate(kept) for _ in range(repeats if ex.role == "replay" else 1)]
-    )
-    anchors = (
-        base_anchors(loaded, memory, sequences, pad, config.batch_size, cancel)
-        if config.anchor_weight > 0
-        else []
-    )
-    steps_per_epoch = -(-len(schedule) // config.batch_size)
-    total_steps = steps_per_epoch * config.max_epochs
+    order_rng = np.random.default_rng(seed)
 
-    mark = time.perf_counter()
+    def state() -> dict[str, torch.Tensor]:
+        return {name: p.detach() for name, p in trainable}
+
     epoch_losses: list[float] = []
+    snapshots: list[dict[str, torch.Tensor]] = []
     step = 0
     _set_dropout(decoder, config.dropout)
     loaded.model.train()
@@ -537,7 +696,7 @@ def train_decoder(
             order = schedule[order_rng.permutation(len(schedule))]
             token_loss, token_count = 0.0, 0
             for first in range(0, len(order), config.batch_size):
-                _check(cancel)
+                check()
                 rows = order[first : first + config.batch_size].tolist()
                 inputs, targets = _batch([sequences[i] for i in rows], pad)
                 loss = _loss(
@@ -554,50 +713,27 @@ def train_decoder(
                 if token_rows is not None:
                     decoder.embed_tokens.weight.grad.mul_(token_rows)
                 if config.max_grad_norm > 0:
-                    torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+                    torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
                 optimizer.step()
                 step += 1
                 n = int((targets != -100).sum())
                 token_loss += float(loss.detach()) * n
                 token_count += n
-                report(
-                    TrainingProgress(
-                        "training",
-                        encode_share + (1 - encode_share) * step / total_steps,
-                        epoch,
-                        step,
-                        float(loss.detach()),
-                    )
-                )
+                on_step(epoch, float(loss.detach()))
             epoch_losses.append(token_loss / max(token_count, 1))
-            log.info("epoch %d: mean training loss %.4f", epoch, epoch_losses[-1])
-            if on_epoch is not None:
-                on_epoch(epoch, epoch_losses[-1], lambda: whisper_weights(loaded))
+            log.info("seed %d, epoch %d: mean training loss %.4f", seed, epoch, epoch_losses[-1])
+            if keep_epochs:
+                snapshots.append({name: t.clone() for name, t in state().items()})
             if epoch >= config.min_epochs and epoch_losses[-1] <= config.stop_loss:
                 break
     loaded.model.eval()
-    seconds["train"] = time.perf_counter() - mark
-    _check(cancel)
-    weights = whisper_weights(loaded)
-    seconds["total"] = time.perf_counter() - started
-    report(TrainingProgress("done", 1.0, len(epoch_losses), step, epoch_losses[-1]))
-    lineage = training_lineage(config, kept, base_version, base_sha256)
-    lineage["skipped_examples"] = len(skipped)
-    lineage["epochs_run"] = len(epoch_losses)
-    lineage["epoch_losses"] = [round(x, 6) for x in epoch_losses]
-    return TrainingResult(
-        weights=weights,
-        epoch_losses=tuple(epoch_losses),
-        skipped=tuple(skipped),
-        lineage=lineage,
-        seconds=seconds,
-    )
+    return MemberRun(epoch_losses, step, state(), snapshots)
 
 
 @torch.no_grad()
 def _mean_loss(
     loaded: LoadedWhisper,
-    memory: torch.Tensor,
+    memory: EncoderOutputs,
     sequences: Sequence[TokenSequence],
     pad: int,
     batch_size: int,

@@ -148,7 +148,7 @@ def test_factored_cross_attention_gives_transformers_loss_and_gradients(
     examples = list(train_examples[:4])
     with environment(finetune_env):
         loaded = load_whisper(base_bundle.ct2_dir)
-        memory = trainer.encoder_outputs(examples, loaded, ONE_EPOCH)
+        memory = trainer.encoder_outputs(examples, loaded, ONE_EPOCH)[:]  # stacked
         sequences = trainer.training_sequences(loaded, examples, memory, ONE_EPOCH, None)
     inputs, targets = trainer._batch(sequences, loaded.codec.special.end_of_text)
     decoder = loaded.model.model.decoder
@@ -192,7 +192,7 @@ def test_anchored_loss_learns_only_where_the_base_model_is_wrong(
     examples = list(train_examples[:4])
     with environment(finetune_env):
         loaded = load_whisper(base_bundle.ct2_dir)
-        memory = trainer.encoder_outputs(examples, loaded, ONE_EPOCH)
+        memory = trainer.encoder_outputs(examples, loaded, ONE_EPOCH)[:]  # stacked
         sequences = trainer.training_sequences(loaded, examples, memory, ONE_EPOCH, None)
     pad = loaded.codec.special.end_of_text
     anchors = trainer.base_anchors(loaded, memory, sequences, pad, 4, None)
