@@ -56,7 +56,8 @@ class FinetuneConfig:
       corrections); everything it already gets right keeps the base model's
       probabilities, second choices included (0: plain cross-entropy everywhere).
     - ``members``: trainings run at once that differ only in the order of the examples
-      (seeds ``seed``, ``seed + 1``, ...), each on ``threads // members`` torch threads;
+      (seeds ``seed * members``, ``seed * members + 1``, ...), each on
+      ``threads // members`` torch threads;
       the result is the mean of their weights (``retrain.finetune.soup``). 1: a single
       training. Needs ``dropout`` 0.
     - ``seed``, ``threads`` and ``members`` make a run reproducible bit for bit.

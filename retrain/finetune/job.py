@@ -47,6 +47,12 @@ RESULT = "result.json"
 ENCODER = "encoder.npz"  # serving encoder outputs the caller already had, by example
 EXIT_CANCELLED = 3
 EXIT_FAILED = 4
+# glibc returns memory blocks over this size to the system as soon as they are freed, so
+# that the members' decoder tensors of varying sizes (one per batch length) do not
+# fragment the heap: the pipeline's three trainings peaked at 2,228 MB instead of
+# 2,494 MB, for about 6% more training time (2 runs each, AMD EPYC, 2 cores). Other C
+# libraries ignore it.
+WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(4 * 1024 * 1024)}
 
 
 @dataclass(frozen=True)
@@ -222,7 +228,7 @@ def _supervise(
         cancel=cancel,
         grace_seconds=grace_seconds,
         niceness=0,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        env=dict(os.environ, PYTHONUNBUFFERED="1", **WORKER_MALLOC),
         on_stdout_line=lambda line: _relay(line, progress),
         new_session=False,
     )

@@ -13,11 +13,14 @@
    ``replay_repeats`` times per epoch), cross-attention computed in the order that is
    cheaper over a frozen encoder output (``retrain.finetune.cross_attention``);
 3. it stops after ``max_epochs``, or earlier once an epoch's mean loss is at most
-   ``stop_loss`` (after ``min_epochs``).
+   ``stop_loss`` (after ``min_epochs``);
+4. with ``members`` > 1, steps 2-3 run that many times at once, from copies of the base
+   model, each member shuffling with its own seed (``member_seed``), and the result is
+   the mean of their weights (``retrain.finetune.soup``).
 
 Reproducible: the seed drives the shuffling, torch runs deterministic algorithms on
-a fixed number of threads, so the same examples, base weights and settings give the
-same weights bit for bit. Cancellable: ``cancel`` is checked between encoder passes
+a fixed number of threads per member, so the same examples, base weights and settings
+give the same weights bit for bit. Cancellable: ``cancel`` is checked between encoder passes
 and between optimizer steps (each well under a second for tiny.en), and a cancelled
 run raises ``TrainingCancelled`` having written nothing. Progress goes to
 ``progress`` as ``TrainingProgress`` values.
@@ -530,14 +533,12 @@ def train_decoder(
     progress_lock = threading.Lock()
 
     def on_step(epoch: int, loss: float) -> None:
-        with progress_lock:
+        with progress_lock:  # the members' steps, counted together and reported in order
+            check()  # another member's report saw a cancel: report nothing after it
             steps_done[0] += 1
             done = steps_done[0] / (steps_per_member * members)
-        report(
-            TrainingProgress(
-                "training", encode_share + (1 - encode_share) * done, epoch, steps_done[0], loss
-            )
-        )
+            fraction = encode_share + (1 - encode_share) * done
+            report(TrainingProgress("training", fraction, epoch, steps_done[0], loss))
 
     mark = time.perf_counter()
     runs = run_members(
@@ -550,7 +551,7 @@ def train_decoder(
                 schedule,
                 pad,
                 config,
-                seed=config.seed + index,
+                seed=member_seed(config, index),
                 threads=max(1, config.threads // members),
                 anchors=anchors,
                 token_rows=token_rows,
@@ -580,7 +581,7 @@ def train_decoder(
     lineage["epochs_run"] = len(epoch_losses)
     lineage["epoch_losses"] = [round(x, 6) for x in epoch_losses]
     lineage["members"] = [
-        {"seed": config.seed + i, "epoch_losses": [round(x, 6) for x in run.epoch_losses]}
+        {"seed": member_seed(config, i), "epoch_losses": [round(x, 6) for x in run.epoch_losses]}
         for i, run in enumerate(runs)
     ]
     return TrainingResult(
@@ -601,6 +602,12 @@ class MemberRun:
     steps: int
     final: dict[str, torch.Tensor]
     snapshots: list[dict[str, torch.Tensor]]
+
+
+def member_seed(config: FinetuneConfig, index: int) -> int:
+    """The seed of member ``index``: ``seed * members + index``, so that different seeds
+    share no member (seed 0: members 0 and 1; seed 1: members 2 and 3)."""
+    return config.seed * max(1, config.members) + index
 
 
 def _schedule(kept: Sequence[TrainingExample], config: FinetuneConfig) -> np.ndarray:
@@ -727,6 +734,8 @@ def _train_member(
             if epoch >= config.min_epochs and epoch_losses[-1] <= config.stop_loss:
                 break
     loaded.model.eval()
+    for parameter in parameters:
+        parameter.grad = None  # the last step's gradients: not kept with the model
     return MemberRun(epoch_losses, step, state(), snapshots)
 
 

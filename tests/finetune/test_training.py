@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +30,9 @@ def test_a_few_steps_on_five_clips_lower_the_training_loss(
     short_run, base_bundle, finetune_env
 ) -> None:
     steps = [p for p in short_run.progress if p.stage == "training"]
-    assert [p.step for p in steps] == [1, 2, 3, 4]  # 5 clips, batch 4, 2 epochs
+    # 5 clips, batch 4, 2 epochs, for each of the 2 members: counted together
+    assert [p.step for p in steps] == list(range(1, 9))
+    assert all(a.fraction < b.fraction for a, b in itertools.pairwise(steps))
     with environment(finetune_env):
         before = trainer.training_loss(short_run.examples, base_bundle.ct2_dir)
         after = trainer.training_loss(short_run.examples, short_run.bundle.ct2_dir)
@@ -106,6 +109,29 @@ def test_same_inputs_and_seed_give_bit_identical_weights(
         not np.array_equal(value, other.weights[name]) for name, value in first.weights.items()
     )
     assert first.lineage["seed"] == 0 and other.lineage["seed"] == 1
+
+
+def test_members_train_at_once_into_the_mean_of_each_training_alone(
+    train_examples, base_bundle, finetune_env
+) -> None:
+    """The default trains 2 members (seeds 0 and 1) at once, one torch thread each: the
+    result is the mean of the same two trainings run alone, one after the other."""
+    examples = train_examples[:5]
+    alone = replace(ONE_EPOCH, members=1, threads=1)
+    with environment(finetune_env):
+        both = trainer.train_decoder(examples, base_bundle.ct2_dir, replace(ONE_EPOCH, members=2))
+        first = trainer.train_decoder(examples, base_bundle.ct2_dir, alone)
+        second = trainer.train_decoder(examples, base_bundle.ct2_dir, replace(alone, seed=1))
+    assert ONE_EPOCH.members == 2 and ONE_EPOCH.threads == 2
+    differ = [n for n, v in first.weights.items() if not np.array_equal(v, second.weights[n])]
+    assert differ and all(name.startswith("decoder.") for name in differ)
+    for name, value in both.weights.items():
+        mean = (first.weights[name] + second.weights[name]) / np.float32(2)
+        assert np.allclose(value, mean, rtol=0, atol=1e-6), name
+    assert both.lineage["members"] == [
+        {"seed": 0, "epoch_losses": first.lineage["epoch_losses"]},
+        {"seed": 1, "epoch_losses": second.lineage["epoch_losses"]},
+    ]
 
 
 def test_shared_encoder_outputs_and_base_model_give_the_same_weights(
