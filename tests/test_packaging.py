@@ -270,6 +270,7 @@ def test_every_module_imports_without_what_the_default_build_leaves_out(
     assert set(finetune_only) == {
         "retrain.finetune.cross_attention",
         "retrain.finetune.model",
+        "retrain.finetune.soup",
         "retrain.finetune.trainer",
     }
     assert {n: m for n, m in failed.items() if n not in finetune_only} == {}

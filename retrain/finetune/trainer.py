@@ -517,9 +517,9 @@ def train_decoder(
     pad = loaded.codec.special.end_of_text
     sequences = training_sequences(loaded, kept, memory, config, cancel, cache)
     seconds["targets"] = time.perf_counter() - mark
-    token_rows = (
+    token_rows = (  # only these rows of the token embedding move
         _missed_token_rows(loaded, kept, memory, sequences, pad, config, cancel)
-        if config.trained_parts == "cross_attention_and_missed_tokens"
+        if config.trained_parts == "cross_attention_and_missed_tokens" and config.train_embeddings
         else None
     )
     anchors = (
