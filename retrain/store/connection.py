@@ -22,7 +22,6 @@ import logging
 import os
 import sqlite3
 import stat
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,22 +158,20 @@ def _check_and_migrate(path: Path, read_only: bool) -> list[str]:
 def _switch_to_wal(conn: sqlite3.Connection) -> str:
     """Put the database in WAL mode (a no-op once it is; the mode is stored in the file).
 
-    Switching takes an exclusive lock without calling the busy handler, so while another
-    process holds any lock on a brand-new file (several Tiro processes creating it at
-    once) SQLite answers "database is locked" at once. This waits for the lock as every
-    other statement does: up to ``BUSY_TIMEOUT_MS``, then the error stands.
+    Switching takes an exclusive lock without calling the busy handler while another
+    process holds the write lock on a brand-new file (several Tiro processes creating it
+    at once): SQLite then answers "database is locked" at once. This waits for the lock
+    as every other statement does: up to ``BUSY_TIMEOUT_MS``, then the error stands.
     """
     mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
     if mode == "wal":
         return mode
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
-        except sqlite3.OperationalError as exc:
-            if not failures.is_busy(exc) or time.monotonic() >= deadline:
-                raise
-            time.sleep(WAL_SWITCH_RETRY_S)
+    attempts = round(BUSY_TIMEOUT_MS / 1000 / WAL_SWITCH_RETRY_S)
+    switched = failures.retry_while_busy(
+        lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0],
+        [WAL_SWITCH_RETRY_S] * attempts,
+    )
+    return str(switched).lower()
 
 
 def move_aside(path: Path) -> Path:

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import shutil
 import sqlite3
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from retrain.errors import (
     StoreBusyError,
@@ -35,6 +39,9 @@ SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
 
 LOW_SPACE_BYTES = 1 << 20
+
+log = logging.getLogger("tiro.store")
+T = TypeVar("T")
 
 try:  # POSIX only; Windows has no file-size limit to check
     import resource
@@ -59,6 +66,22 @@ def is_busy(exc: BaseException) -> bool:
         SQLITE_BUSY,
         SQLITE_LOCKED,
     )
+
+
+def retry_while_busy(run: Callable[[], T], pauses: Iterable[float]) -> T:
+    """``run()``, tried again after each of ``pauses`` (seconds) while another process
+    keeps the database busy or locked; any other error, or the last busy one once the
+    pauses run out, is raised. For the statements SQLite does not wait out with the busy
+    timeout itself."""
+    for pause in pauses:
+        try:
+            return run()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            log.debug("database busy in another process; retrying in %.2f s", pause)
+            time.sleep(pause)
+    return run()
 
 
 def translate(exc: BaseException, database: Path | None = None) -> BaseException:

@@ -27,7 +27,6 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -156,17 +155,10 @@ class Writer:
     def _run_job(self, conn: sqlite3.Connection, task: _Task) -> Any:
         if not task.transaction:
             return task.job(conn)
-        attempt = 0
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                attempt += 1
-                if not failures.is_busy(exc) or attempt > BUSY_RETRIES:
-                    raise
-                log.info("database busy in another process; retrying (%d)", attempt)
-                time.sleep(0.05 * attempt)
+        failures.retry_while_busy(
+            lambda: conn.execute("BEGIN IMMEDIATE"),
+            [0.05 * attempt for attempt in range(1, BUSY_RETRIES + 1)],
+        )
         try:
             result = task.job(conn)
             conn.execute("COMMIT")
