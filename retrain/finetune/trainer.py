@@ -563,7 +563,7 @@ def train_decoder(
         ],
         abort,
     )
-    configure_torch(config)
+    configure_torch(config)  # back to the run's thread count: the members lowered it
     seconds["train"] = time.perf_counter() - mark
     _check(cancel)
     epoch_losses = mean_epoch_losses([run.epoch_losses for run in runs])
@@ -574,8 +574,7 @@ def train_decoder(
     load_mean(loaded, [run.final for run in runs])
     weights = whisper_weights(loaded)
     seconds["total"] = time.perf_counter() - started
-    steps = sum(run.steps for run in runs)
-    report(TrainingProgress("done", 1.0, len(epoch_losses), steps, epoch_losses[-1]))
+    report(TrainingProgress("done", 1.0, len(epoch_losses), steps_done[0], epoch_losses[-1]))
     lineage = training_lineage(config, kept, base_version, base_sha256)
     lineage["skipped_examples"] = len(skipped)
     lineage["epochs_run"] = len(epoch_losses)
@@ -595,11 +594,10 @@ def train_decoder(
 
 @dataclass
 class MemberRun:
-    """One member's training: its mean loss per epoch, optimizer steps, its trained
-    parameters (the model's own tensors) and (when asked) copies after every epoch."""
+    """One member's training: its mean loss per epoch, its trained parameters (the
+    model's own tensors) and (when asked) copies after every epoch."""
 
     epoch_losses: list[float]
-    steps: int
     final: dict[str, torch.Tensor]
     snapshots: list[dict[str, torch.Tensor]]
 
@@ -694,7 +692,6 @@ def _train_member(
 
     epoch_losses: list[float] = []
     snapshots: list[dict[str, torch.Tensor]] = []
-    step = 0
     _set_dropout(decoder, config.dropout)
     loaded.model.train()
     # the encoder is frozen: cross-attention in the cheaper order (same results)
@@ -722,7 +719,6 @@ def _train_member(
                 if config.max_grad_norm > 0:
                     torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
                 optimizer.step()
-                step += 1
                 n = int((targets != -100).sum())
                 token_loss += float(loss.detach()) * n
                 token_count += n
@@ -736,7 +732,7 @@ def _train_member(
     loaded.model.eval()
     for parameter in parameters:
         parameter.grad = None  # the last step's gradients: not kept with the model
-    return MemberRun(epoch_losses, step, state(), snapshots)
+    return MemberRun(epoch_losses, state(), snapshots)
 
 
 @torch.no_grad()
